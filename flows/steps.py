@@ -1,0 +1,267 @@
+"""The nightly run's steps as plain functions, each taking paths and returning counts.
+
+Prefect wraps these in `flows.nightly`; tests call them directly. Steps pass file paths, never
+DataFrames of personal data, so nothing identifying ends up in Prefect's database or results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from expectations.validate import validate_extract
+from flows.home import Home
+from sources.archive import Ledger, Receipt, current_extracts, receive_inbox
+from sources.column_maps import ColumnMap, choose_map, load_maps
+from sources.errors import ExtractError
+from sources.kinds import get_kind, load_kinds
+from sources.mapping import apply_map
+from sources.readers import open_source
+from warehouse import load, swap
+from warehouse.db import connect
+from warehouse.schema import create_schema
+
+log = logging.getLogger("joinedup")
+
+
+def default_as_of(run_date: date) -> date:
+    """The last day of the month before the run: reports cover whole months."""
+    return run_date.replace(day=1) - timedelta(days=1)
+
+
+def reporting_period(as_of: date) -> tuple[date, date]:
+    """The 12 months ending on as_of."""
+    try:
+        start = as_of.replace(year=as_of.year - 1) + timedelta(days=1)
+    except ValueError:  # 29 February
+        start = as_of.replace(year=as_of.year - 1, day=28) + timedelta(days=1)
+    return start, as_of
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def home_maps(home: Home) -> dict[str, ColumnMap]:
+    return load_maps([home.maps])
+
+
+def make_checker(home: Home):
+    """File-level check at receipt: readable, and some column map of its feed's kind fits."""
+    maps = home_maps(home)
+
+    def check(source: str, path: Path) -> tuple[str, str, str]:
+        kind, map_name = home.feed_kind(source)
+        if kind not in load_kinds():
+            return kind, "", (f"inbox folder '{source}' is not a known extract kind; "
+                              f"use one of {', '.join(sorted(load_kinds()))} or declare it "
+                              "under `feeds:` in joinedup.yaml")
+        try:
+            source_file = open_source(path, _hints(maps, map_name))
+            cmap, _ = choose_map(source_file.peek(), kind, maps, path.name, map_name)
+        except ExtractError as exc:
+            return kind, "", str(exc)
+        return kind, cmap.name, ""
+
+    return check
+
+
+def _hints(maps: dict[str, ColumnMap], map_name: str | None) -> dict:
+    return maps[map_name].file if map_name and map_name in maps else {}
+
+
+def receive(home: Home, now: datetime | None = None) -> list[Receipt]:
+    home.ensure()
+    receipts = receive_inbox(home.root, make_checker(home), now)
+    for r in receipts:
+        if r.status == "rejected":
+            log.warning("rejected %s (%s): %s", r.file_name, r.source, r.problem)
+    return receipts
+
+
+def plan_extracts(home: Home) -> list[Receipt]:
+    def refresh(source: str) -> str:
+        kind, _ = home.feed_kind(source)
+        return get_kind(kind).refresh
+
+    return current_extracts(Ledger(home.root).receipts(), refresh)
+
+
+def new_build(home: Home, run_id: str, *, as_of: date, settings: dict) -> Path:
+    home.ensure()
+    build = home.builds / f"{run_id}.duckdb"
+    if build.exists():
+        raise FileExistsError(f"build {build.name} already exists")
+    period_start, period_end = reporting_period(as_of)
+    con = connect(build)
+    try:
+        create_schema(con)
+        load.start_loading(con)
+        con.execute(
+            "INSERT INTO meta.run VALUES (?, ?, ?, NULL, ?, ?, ?, ?)",
+            [run_id, code_version(), datetime.now(UTC).replace(tzinfo=None), as_of,
+             period_start, period_end, json.dumps(settings, sort_keys=True, default=str)],
+        )
+    finally:
+        con.close()
+    build.chmod(0o600)
+    return build
+
+
+@dataclass
+class ExtractOutcome:
+    source: str
+    file_name: str
+    extract_id: str
+    kind: str
+    map_name: str
+    status: str              # loaded | rejected
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    blank_rows: int = 0
+    warnings: int = 0
+    problem: str = ""
+
+
+def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date: date,
+                   validation_settings: dict | None = None) -> ExtractOutcome:
+    """Read, map, validate and load one archived extract; a file-level failure loads nothing."""
+    maps = home_maps(home)
+    kind = get_kind(receipt.kind)
+    outcome = ExtractOutcome(source=receipt.source, file_name=receipt.file_name,
+                             extract_id=receipt.sha256, kind=kind.name,
+                             map_name=receipt.map_name, status="rejected")
+    path = home.root / receipt.archive_path
+    try:
+        source_file = open_source(path, _hints(maps, receipt.map_name))
+        cmap, header_row = choose_map(source_file.peek(), kind.name, maps, receipt.file_name,
+                                      receipt.map_name or None)
+        raw = source_file.read(header_row)
+        mapped = apply_map(raw, cmap, receipt.file_name)
+    except ExtractError as exc:
+        outcome.problem = str(exc)
+        log.warning("rejected %s: %s", receipt.file_name, exc)
+        return outcome
+    suite = f"{kind.name}.{cmap.name}"
+    result = validate_extract(mapped, run_date, suite, validation_settings)
+    con = connect(build)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        loaded = load.load_rows(con, kind, receipt.source, receipt.sha256, seq, result.good,
+                                replace_existing=kind.refresh == "incremental")
+        supplier = {name: rule.column for name, rule in cmap.columns.items() if rule.column}
+        load.load_quarantine(con, extract_id=receipt.sha256, source=receipt.source,
+                             file_name=receipt.file_name, failures=result.failures,
+                             raw_rows=raw.frame, supplier_columns=supplier)
+        con.execute(
+            "INSERT INTO meta.extract VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [receipt.sha256, receipt.source, kind.name, cmap.name, receipt.file_name,
+             receipt.archive_path, datetime.fromisoformat(receipt.received_at).replace(
+                 tzinfo=None), mapped.rows_in, loaded, len(result.quarantined_rows)],
+        )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    outcome.status = "loaded"
+    outcome.map_name = cmap.name
+    outcome.rows_in = mapped.rows_in
+    outcome.rows_loaded = loaded
+    outcome.rows_quarantined = len(result.quarantined_rows)
+    outcome.blank_rows = mapped.blank_rows
+    outcome.warnings = sum(result.warnings.values())
+    log.info("loaded %s: %d rows in, %d loaded, %d quarantined", receipt.file_name,
+             outcome.rows_in, outcome.rows_loaded, outcome.rows_quarantined)
+    return outcome
+
+
+def finish_staging(build: Path) -> int:
+    con = connect(build)
+    try:
+        return load.finish_loading(con)
+    finally:
+        con.close()
+
+
+def previous_person_ids(home: Home) -> pd.DataFrame | None:
+    """record_key -> person_id from the published warehouse, so ids stay stable across runs."""
+    if not home.live.exists():
+        return None
+    con = connect(home.live, read_only=True)
+    try:
+        return con.execute("SELECT record_key, person_id FROM linkage.person").df()
+    finally:
+        con.close()
+
+
+def link(build: Path, home: Home, settings: dict | None = None) -> dict:
+    from linkage import run_linkage
+
+    previous = previous_person_ids(home)
+    con = connect(build)
+    try:
+        return run_linkage(con, previous_ids=previous, settings=settings)
+    finally:
+        con.close()
+
+
+def derive_and_publish(build: Path, as_of: date, settings: dict) -> dict:
+    from warehouse.indicators import derive_indicator_events
+    from warehouse.marts import build_marts
+    from warehouse.publish import publish_tables
+
+    period_start, period_end = reporting_period(as_of)
+    con = connect(build)
+    try:
+        summary = {
+            "indicators": derive_indicator_events(
+                con, period_start=period_start, period_end=period_end,
+                settings=settings.get("indicators")),
+            "marts": build_marts(con, as_of=as_of, period_start=period_start,
+                                 period_end=period_end, settings=settings.get("marts")),
+            "publication": publish_tables(con, as_of=as_of, period_start=period_start,
+                                          period_end=period_end,
+                                          settings=settings.get("publication")),
+        }
+        con.execute("UPDATE meta.run SET finished_at = ?",
+                    [datetime.now(UTC).replace(tzinfo=None)])
+        con.execute("CHECKPOINT")
+        return summary
+    finally:
+        con.close()
+
+
+def export(build: Path, home: Home, as_of: date) -> list[Path]:
+    from warehouse.exports import export_csv
+
+    out_dir = home.exports / as_of.isoformat()
+    con = connect(build, read_only=True)
+    try:
+        return export_csv(con, out_dir)
+    finally:
+        con.close()
+
+
+def publish(home: Home, build: Path, keep: int = 7) -> Path:
+    return swap.publish_build(build, home.live, keep=keep)
+
+
+def record_outcomes(home: Home, run_id: str, outcomes: list[ExtractOutcome]) -> None:
+    ledger = Ledger(home.root)
+    for o in outcomes:
+        ledger.append({"event": "outcome", "run_id": run_id, **asdict(o)})
+
+
+def code_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("joinedup")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,194 @@
+"""People from scored pairs: connected components, guarded against chaining.
+
+Plain connected components over pairs above the threshold chain: twin A - record X - twin B
+become one child when X (say a record with no first name) scores well with both. The guard:
+
+1. Components are found vectorised (scipy) over the edges.
+2. In every component of 3..closure_max_component records, the record pairs that were never
+   scored (not candidates) are scored now, with the same comparisons and model, so that every
+   pair inside a component has evidence.
+3. A pair is a cannot-link when a veto fits it (twins), its strong ids conflict, or it scores
+   below cannot_link_probability. Components without a cannot-link and without two different
+   values of one strong id are final: the common case costs nothing more.
+4. Only the other components are rebuilt by union-find over their edges in descending
+   probability (ties by record order, so the result is deterministic); a union is refused when
+   the two clusters would then hold a cannot-link pair or two different values of a strong id
+   recorded by two different sources (one source's two ids for a child are a duplicate record,
+   which is what deduplication is for).
+   Refused edges are counted and go to the review queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from linkage.comparisons import Comparison, gamma_table_sql
+from linkage.scoring import CONFLICT_RULE, score_pairs
+
+CHECK_RULE_NO = -1  # rule_no of within-component check pairs
+
+
+@dataclass
+class Clusters:
+    labels: np.ndarray                       # cluster label per rid
+    edges: int = 0
+    check_pairs: int = 0
+    guarded_components: int = 0
+    refused: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _score_component_checks(con: duckdb.DuckDBPyConnection, settings: dict,
+                            comparisons: list[Comparison], members: pd.DataFrame,
+                            scored_table: str, prior_weight: float) -> int:
+    con.register("linkage_members_df", members)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE linkage_check_pairs AS "
+        f"SELECT a.rid AS rid_l, b.rid AS rid_r, {CHECK_RULE_NO}::SMALLINT AS rule_no "
+        "FROM linkage_members_df a JOIN linkage_members_df b ON a.comp = b.comp AND a.rid < b.rid "
+        f"ANTI JOIN {scored_table} s ON s.rid_l = a.rid AND s.rid_r = b.rid"
+    )
+    con.unregister("linkage_members_df")
+    n_checks = con.execute("SELECT count(*) FROM linkage_check_pairs").fetchall()[0][0]
+    if n_checks:
+        con.execute(gamma_table_sql(settings, "linkage_check_pairs", "linkage_check_gamma"))
+        score_pairs(con, settings, comparisons, "linkage_check_gamma", "linkage_check_scored",
+                    prior_weight)
+        con.execute(f"INSERT INTO {scored_table} BY NAME SELECT * FROM linkage_check_scored")
+        con.execute("DROP TABLE linkage_check_gamma")
+        con.execute("DROP TABLE linkage_check_scored")
+    con.execute("DROP TABLE linkage_check_pairs")
+    return n_checks
+
+
+class _GuardedUnionFind:
+    def __init__(self, rids: np.ndarray, strong: dict[int, dict[str, tuple[str, str]]],
+                 cannot: dict[int, set[int]]):
+        self.parent = {int(r): int(r) for r in rids}
+        self.members = {int(r): [int(r)] for r in rids}
+        # strong id column -> {(value, source)} held by the cluster
+        self.ids = {int(r): {c: {v} for c, v in strong.get(int(r), {}).items()} for r in rids}
+        self.cannot = cannot
+
+    @staticmethod
+    def _clash(ids_a: dict[str, set], ids_b: dict[str, set]) -> bool:
+        """Two different values of one strong id recorded by two different sources."""
+        return any(va != vb and sa != sb
+                   for col, held in ids_a.items() if col in ids_b
+                   for va, sa in held for vb, sb in ids_b[col])
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> bool | None:
+        """True merged, False refused, None already together."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        if self._clash(self.ids[ra], self.ids[rb]):
+            return False
+        small, big = (ra, rb) if len(self.members[ra]) <= len(self.members[rb]) else (rb, ra)
+        for member in self.members[small]:
+            for partner in self.cannot.get(member, ()):
+                if self.find(partner) == big:
+                    return False
+        self.parent[small] = big
+        self.members[big].extend(self.members.pop(small))
+        for col, held in self.ids.pop(small).items():
+            self.ids[big].setdefault(col, set()).update(held)
+        return True
+
+
+def build_clusters(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
+                   scored_table: str, n_records: int, prior_weight: float) -> Clusters:
+    cfg = settings["clustering"]
+    edges = con.execute(
+        f"SELECT rid_l, rid_r FROM {scored_table} WHERE match_probability >= $t "
+        "ORDER BY match_probability DESC, rid_l, rid_r", {"t": float(cfg["threshold"])}
+    ).fetchnumpy()
+    left, right = edges["rid_l"].astype(np.int64), edges["rid_r"].astype(np.int64)
+    labels = _components(n_records, left, right)
+    result = Clusters(labels=labels, edges=len(left))
+    sizes = np.bincount(labels, minlength=labels.max() + 1 if n_records else 0)
+    size_of = sizes[labels] if n_records else np.array([], dtype=np.int64)
+    multi = np.flatnonzero(size_of >= 2)
+    if len(multi) == 0:
+        return result
+    check = np.flatnonzero((size_of >= 3) & (size_of <= int(cfg["closure_max_component"])))
+    if len(check):
+        result.check_pairs = _score_component_checks(
+            con, settings, comparisons,
+            pd.DataFrame({"rid": check.astype(np.int32), "comp": labels[check]}),
+            scored_table, prior_weight)
+
+    # Cannot-link pairs and strong-id clashes inside components.
+    con.register("linkage_multi_df",
+                 pd.DataFrame({"rid": multi.astype(np.int32), "comp": labels[multi]}))
+    vetoes = [v["name"] for v in settings.get("vetoes", [])] + [CONFLICT_RULE]
+    cannot = con.execute(
+        f"SELECT s.rid_l, s.rid_r, a.comp FROM {scored_table} s "
+        "JOIN linkage_multi_df a ON a.rid = s.rid_l JOIN linkage_multi_df b ON b.rid = s.rid_r "
+        "WHERE a.comp = b.comp AND (s.match_rule IN (SELECT unnest($vetoes)) "
+        "OR s.match_probability < $cl)",
+        {"vetoes": vetoes, "cl": float(cfg["cannot_link_probability"])},
+    ).fetchnumpy()
+    strong_cols = settings["strong_ids"]
+    clash_sql = " OR ".join(f"count(DISTINCT f.{c}) > 1" for c in strong_cols) or "false"
+    clashing = con.execute(
+        "SELECT a.comp FROM linkage_multi_df a JOIN linkage.feature f ON f.rid = a.rid "
+        f"GROUP BY a.comp HAVING {clash_sql}"
+    ).fetchnumpy()["comp"]
+    guarded = np.union1d(np.unique(cannot["comp"]), clashing)
+    result.guarded_components = len(guarded)
+    if len(guarded) == 0:
+        con.unregister("linkage_multi_df")
+        return result
+
+    in_guarded = np.isin(labels, guarded)
+    rids = np.flatnonzero(in_guarded)
+    strong: dict[int, dict[str, tuple[str, str]]] = {}
+    if strong_cols:
+        con.register("linkage_guard_df", pd.DataFrame({"rid": rids.astype(np.int32)}))
+        rows = con.execute(
+            f"SELECT f.rid, f.source, {', '.join('f.' + c for c in strong_cols)} "
+            "FROM linkage.feature f SEMI JOIN linkage_guard_df g ON g.rid = f.rid "
+            "ORDER BY f.rid").fetchall()
+        con.unregister("linkage_guard_df")
+        for row in rows:
+            values = {c: (v, row[1]) for c, v in zip(strong_cols, row[2:], strict=True)
+                      if v is not None}
+            if values:
+                strong[row[0]] = values
+    partners: dict[int, set[int]] = {}
+    for a, b in zip(cannot["rid_l"].tolist(), cannot["rid_r"].tolist(), strict=True):
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
+    con.unregister("linkage_multi_df")
+
+    finder = _GuardedUnionFind(rids, strong, partners)
+    edge_in_guarded = in_guarded[left]
+    for a, b in zip(left[edge_in_guarded].tolist(), right[edge_in_guarded].tolist(),
+                    strict=True):
+        if finder.union(a, b) is False:
+            result.refused.append((a, b))
+    # Relabel guarded records by their union-find root, beyond the existing labels.
+    roots = np.array([finder.find(int(r)) for r in rids], dtype=np.int64)
+    labels = labels.copy()
+    labels[rids] = labels.max() + 1 + roots
+    result.labels = labels
+    return result

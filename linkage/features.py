@@ -1,0 +1,113 @@
+"""Preparing linkage.feature: the per-record values blocking and comparisons work on.
+
+Everything row-wise runs in DuckDB (features.sql). Python is used only where DuckDB has no
+function: phonetic codes (jellyfish), computed once per distinct name rather than per record, and
+reading the nickname table.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import jellyfish
+import pandas as pd
+
+from linkage.sqlfiles import sql_file
+
+NICKNAMES_PATH = Path(__file__).parent / "data" / "nicknames.csv"
+
+# The columns of staging.person_record that linkage reads, with the type it reads them as. A
+# source table without one of them is read as if the column were all NULL.
+INPUT_COLUMNS: dict[str, str] = {
+    "record_key": "VARCHAR",
+    "source": "VARCHAR",
+    "first_name": "VARCHAR",
+    "middle_names": "VARCHAR",
+    "last_name": "VARCHAR",
+    "preferred_name": "VARCHAR",
+    "former_last_name": "VARCHAR",
+    "alias_first_names": "VARCHAR[]",
+    "alias_last_names": "VARCHAR[]",
+    "dob": "DATE",
+    "sex": "VARCHAR",
+    "postcode": "VARCHAR",
+    "address": "VARCHAR",
+    "nhs_number": "VARCHAR",
+    "upn": "VARCHAR",
+    "la_child_id": "VARCHAR",
+}
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def quoted_table(name: str) -> str:
+    """The table name is a parameter of run_linkage, so check it before it reaches SQL."""
+    if not _TABLE_NAME.match(name):
+        raise ValueError("source_table must be a plain [schema.]table name")
+    return ".".join(f'"{part}"' for part in name.split("."))
+
+
+def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str) -> None:
+    table = quoted_table(source_table)
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()}
+    if "record_key" not in present:
+        raise ValueError(f"{source_table} has no record_key column")
+    select = ",\n    ".join(
+        f'CAST("{col}" AS {typ}) AS {col}' if col in present else f"CAST(NULL AS {typ}) AS {col}"
+        for col, typ in INPUT_COLUMNS.items()
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW linkage_input AS SELECT\n    {select}\nFROM {table}")
+    duplicates = con.execute(
+        "SELECT count(*) - count(DISTINCT record_key), count(*) FILTER (record_key IS NULL) "
+        "FROM linkage_input"
+    ).fetchall()[0]
+    if duplicates[0] or duplicates[1]:
+        raise ValueError(
+            f"{source_table}: record_key must be unique and not NULL "
+            f"({duplicates[0]} duplicated, {duplicates[1]} NULL)"
+        )
+
+
+@cache
+def nickname_table() -> pd.DataFrame:
+    table = pd.read_csv(NICKNAMES_PATH, comment="#", dtype=str)
+    table = table.rename(columns={"group": "grp"})
+    both = pd.concat([table, pd.DataFrame({"grp": table["grp"], "name": table["grp"]})])
+    return both.drop_duplicates().sort_values(["name", "grp"]).reset_index(drop=True)
+
+
+def phonetic_codes(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "name": names,
+            "meta": [jellyfish.metaphone(n) or None for n in names],
+            "nysiis": [jellyfish.nysiis(n) or None for n in names],
+        }
+    )
+
+
+def build_features(con: duckdb.DuckDBPyConnection, source_table: str) -> int:
+    """Create linkage.feature from the person records; returns the number of records."""
+    create_input_view(con, source_table)
+    nicknames = nickname_table()
+    con.register("linkage_nickname_df", nicknames)
+    con.execute("CREATE OR REPLACE TEMP TABLE linkage_nickname AS "
+                "SELECT * FROM linkage_nickname_df")
+    con.unregister("linkage_nickname_df")
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT name FROM (SELECT nullif(trim(first_name), '') AS name "
+            "FROM linkage_input UNION ALL SELECT nullif(trim(last_name), '') FROM linkage_input) "
+            "WHERE name IS NOT NULL ORDER BY name"
+        ).fetchall()
+    ]
+    con.register("linkage_phonetic_df", phonetic_codes(names))
+    con.execute("CREATE OR REPLACE TEMP TABLE linkage_phonetic AS "
+                "SELECT * FROM linkage_phonetic_df")
+    con.unregister("linkage_phonetic_df")
+    con.execute("CREATE SCHEMA IF NOT EXISTS linkage")
+    con.execute(sql_file("features.sql"))
+    return con.execute("SELECT count(*) FROM linkage.feature").fetchall()[0][0]

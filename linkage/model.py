@@ -1,0 +1,338 @@
+"""The Fellegi-Sunter model: m and lambda by EM (recordlinkage's ECMClassifier), u by counting.
+
+Why u comes from random record pairs, not from the EM fit: candidate pairs are selected because
+they agree on something (a dob, a surname sound), so among candidate pairs the non-matches agree
+on those fields far more often than two children drawn at random do. The u the EM fit estimates
+on candidate pairs is therefore biased upwards for exactly the fields used for blocking, and
+agreement on them would be under-weighted. Counting levels over a seeded sample of random record
+pairs measures chance agreement directly (the Splink approach). The EM fit is still run with u
+free, so that its mixture fits the candidate population it sees and its m (agreement among
+matches, which blocking hardly distorts when blocking recall is high) is sound; lambda is
+rescaled from the candidate population to all record pairs to match u. `model.u_source: em`
+switches to the EM's own u and lambda, which benchmarks/linkage_febrl.py compares on labelled data.
+
+Why the ECM kernel is subclassed: recordlinkage's 'jaro' start only supports binary features and
+'random' is neither informed nor reproducible. The subclass starts EM deterministically from the
+default m in settings.yaml and the measured u, and (missing at random) gives the null level no
+weight in the E-step: its columns are zeroed and the other levels renormalised, which is the
+exact likelihood for a comparison that is absent. The M-step is recordlinkage's own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from recordlinkage import ECMClassifier
+from recordlinkage.algorithms.nb_sklearn import ECM, check_is_fitted
+from sklearn.utils.validation import check_array
+
+from linkage.comparisons import NULL_LEVEL, Comparison, gamma_table_sql
+
+
+class InformedECM(ECM):
+    """ECM with a deterministic informed start and a weightless null level."""
+
+    def __init__(
+        self,
+        init_m: list[dict[int, float]] | None = None,
+        init_u: list[dict[int, float]] | None = None,
+        init_lambda: float = 0.2,
+        null_level: int = NULL_LEVEL,
+        floor: float = 1e-6,
+        max_iter: int = 100,
+        atol: float = 1e-6,
+    ):
+        super().__init__(init="jaro", max_iter=max_iter, binarize=None, atol=atol)
+        self.init_m = init_m
+        self.init_u = init_u
+        self.init_lambda = init_lambda
+        self.null_level = null_level
+        self.floor = floor
+
+    def _init_parameters_jaro(self, X_bin):
+        probs = []
+        for i, binarizer in enumerate(self._binarizers):
+            for level in binarizer.classes_:
+                level = int(level)
+                if level == self.null_level:
+                    probs.append([0.5, 0.5])
+                else:
+                    probs.append([max(self.init_u[i].get(level, 0.0), self.floor),
+                                  max(self.init_m[i].get(level, 0.0), self.floor)])
+        prior = np.array([1.0 - self.init_lambda, self.init_lambda])
+        return np.log(prior), np.log(np.array(probs)).T
+
+    def level_log_prob(self) -> np.ndarray:
+        """Log P(level | class, comparison not null); 0 on null-level columns."""
+        prob = np.nan_to_num(np.exp(self.feature_log_prob_), nan=0.0)
+        out = np.zeros_like(prob)
+        start = 0
+        for binarizer in self._binarizers:
+            classes = binarizer.classes_.astype(int)
+            stop = start + len(classes)
+            informative = classes != self.null_level
+            block = np.where(informative, np.maximum(prob[:, start:stop], self.floor), 0.0)
+            total = block.sum(axis=1, keepdims=True)
+            total[total == 0] = 1.0
+            out[:, start:stop] = np.where(informative, np.log(block / total), 0.0)
+            start = stop
+        return out
+
+    def _joint_log_likelihood(self, X):
+        check_is_fitted(self, "classes_")
+        X_bin = self._transform_data(check_array(X))
+        return X_bin @ self.level_log_prob().T + self.class_log_prior_
+
+
+class InformedECMClassifier(ECMClassifier):
+    """recordlinkage's ECMClassifier running the InformedECM kernel."""
+
+    def __init__(self, **kernel_args):
+        super().__init__(binarize=None)
+        self.kernel = InformedECM(**kernel_args)
+
+    def level_probabilities(self) -> tuple[list[dict[int, float]], list[dict[int, float]]]:
+        """(m, u) per column as {level: probability}, null level excluded."""
+        log_prob = self.kernel.level_log_prob()
+        m, u = [], []
+        start = 0
+        for binarizer in self.kernel._binarizers:
+            classes = binarizer.classes_.astype(int)
+            m_col, u_col = {}, {}
+            for j, level in enumerate(classes):
+                if level != NULL_LEVEL:
+                    u_col[level] = float(np.exp(log_prob[0, start + j]))
+                    m_col[level] = float(np.exp(log_prob[1, start + j]))
+            m.append(m_col)
+            u.append(u_col)
+            start += len(classes)
+        return m, u
+
+    @property
+    def iterations(self) -> int:
+        return int(self.kernel._logging_class_log_prior.shape[0] - 1)
+
+
+@dataclass
+class Model:
+    m: dict[str, dict[int, float]]
+    u: dict[str, dict[int, float]]
+    u_random: dict[str, dict[int, float]]
+    u_em: dict[str, dict[int, float]] = field(default_factory=dict)
+    lambda_candidates: float = float("nan")
+    lambda_random: float = float("nan")
+    em_iterations: int = 0
+    m_source: str = "default"
+    u_pairs: int = 0
+    em_pairs: int = 0
+    u_source: str = "random"
+
+    @property
+    def prior(self) -> float:
+        """Match probability of a pair before comparison, on the population u describes."""
+        return self.lambda_candidates if self.u_source == "em" else self.lambda_random
+
+    def prior_weight(self) -> float:
+        return math.log2(self.prior / (1.0 - self.prior))
+
+    def table(self, comparisons: list[Comparison]) -> pd.DataFrame:
+        rows = []
+        for comp in comparisons:
+            rows.append((comp.name, NULL_LEVEL, "null", None, None, 0.0, None, None))
+            for level in sorted(comp.labels, reverse=True):
+                m = self.m[comp.name][level]
+                u = self.u[comp.name][level]
+                rows.append((comp.name, level, comp.labels[level], m, u, math.log2(m / u),
+                             self.u_random[comp.name][level],
+                             self.u_em.get(comp.name, {}).get(level)))
+        rows.append(("_prior", None, "lambda", self.prior, 1.0 - self.prior,
+                     self.prior_weight(), None, None))
+        rows.append(("_prior", None, "lambda_candidates", self.lambda_candidates, None, None,
+                     None, None))
+        table = pd.DataFrame(rows, columns=["comparison", "level", "label", "m", "u",
+                                            "match_weight", "u_random", "u_em"])
+        table["m_source"] = self.m_source
+        table["u_source"] = self.u_source
+        table["em_iterations"] = self.em_iterations
+        return table
+
+
+def _normalise(probs: dict[int, float], levels: list[int], floor: float) -> dict[int, float]:
+    raw = {level: max(probs.get(level, 0.0), floor) for level in levels}
+    total = sum(raw.values())
+    return {level: p / total for level, p in raw.items()}
+
+
+def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
+               n_records: int) -> tuple[dict[str, dict[int, float]], int]:
+    """u per level from random record pairs (all pairs when there are few records)."""
+    cfg = settings["model"]
+    total_pairs = n_records * (n_records - 1) // 2
+    if total_pairs <= cfg["u_max_pairs"]:
+        con.execute("CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS SELECT a.rid AS rid_l, "
+                    "b.rid AS rid_r, -1::SMALLINT AS rule_no FROM linkage.feature a "
+                    "JOIN linkage.feature b ON a.rid < b.rid")
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS "
+            "SELECT DISTINCT least(a, b) AS rid_l, greatest(a, b) AS rid_r, "
+            "-1::SMALLINT AS rule_no "
+            "FROM (SELECT (hash(i, $seed, 1) % $n)::INTEGER AS a, "
+            "(hash(i, $seed, 2) % $n)::INTEGER AS b FROM range($draws) t(i)) WHERE a <> b",
+            {"seed": int(settings["seed"]), "n": n_records, "draws": int(cfg["u_max_pairs"])},
+        )
+    con.execute(gamma_table_sql(settings, "linkage_u_pairs", "linkage_u_gamma"))
+    u_pairs = con.execute("SELECT count(*) FROM linkage_u_gamma").fetchall()[0][0]
+    alpha = float(cfg["u_smoothing"])
+    u: dict[str, dict[int, float]] = {}
+    for comp in comparisons:
+        counts = dict(con.execute(f"SELECT {comp.gamma}, count(*) FROM linkage_u_gamma "
+                                  f"WHERE {comp.gamma} <> {NULL_LEVEL} GROUP BY 1").fetchall())
+        levels = sorted(comp.labels)
+        total = sum(counts.values()) + alpha * len(levels)
+        u[comp.name] = {lvl: (counts.get(lvl, 0) + alpha) / total for lvl in levels}
+    con.execute("DROP TABLE linkage_u_pairs")
+    con.execute("DROP TABLE linkage_u_gamma")
+    return u, u_pairs
+
+
+def em_sample(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
+              gamma_table: str, where: str = "TRUE") -> pd.DataFrame:
+    """Comparison vectors of a seeded hash sample of candidate pairs (all when few)."""
+    columns = ", ".join(f"{c.gamma} AS {c.name}" for c in comparisons)
+    return con.execute(
+        f"SELECT {columns} FROM {gamma_table} WHERE {where} "
+        "ORDER BY hash(rid_l, rid_r, $seed), rid_l, rid_r LIMIT $n",
+        {"seed": int(settings["seed"]), "n": int(settings["model"]["em_max_pairs"])},
+    ).df()
+
+
+@dataclass
+class Session:
+    """One EM fit on the candidate pairs that agree on some comparisons (`where`), estimating m
+    for the others (`estimate`). Why sessions: children's records come in households, and EM on
+    all candidate pairs can settle on "same household" (surname, address, postcode agree) as its
+    match class. Among pairs that share a date of birth, siblings are rare (only twins), so the
+    names, address and postcode m are those of true matches; among pairs that share forename and
+    surname, siblings are rare too, so the date-of-birth m is. m of a comparison is never taken
+    from a session that selected pairs on it."""
+
+    name: str
+    where: dict[str, list[str]]
+    estimate: list[str]
+
+    def condition(self, comparisons: list[Comparison]) -> str:
+        by_name = {c.name: c for c in comparisons}
+        parts = []
+        for name, labels in self.where.items():
+            levels = ", ".join(str(by_name[name].level_of(label)) for label in labels)
+            parts.append(f"{by_name[name].gamma} IN ({levels})")
+        return " AND ".join(parts) or "TRUE"
+
+
+def _fit_session(con, settings, comparisons, gamma_table, session: Session | None, default_m,
+                 u_random) -> tuple[dict, dict, float, int, int] | None:
+    """(m, u, lambda, iterations, pairs) of an EM fit, or None when there are too few pairs."""
+    cfg = settings["model"]
+    floor = float(cfg["probability_floor"])
+    used = [c for c in comparisons if session is None or c.name not in session.where]
+    where = session.condition(comparisons) if session else "TRUE"
+    sample = em_sample(con, settings, used, gamma_table, where)
+    if len(sample) < cfg["em_min_pairs"]:
+        return None
+    classifier = InformedECMClassifier(
+        init_m=[default_m[c.name] for c in used],
+        init_u=[u_random[c.name] for c in used],
+        init_lambda=float(cfg["init_lambda"]), floor=floor,
+        max_iter=int(cfg["em_max_iter"]), atol=float(cfg["em_atol"]),
+    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        classifier.fit(sample)
+    lam = float(np.exp(classifier.kernel.class_log_prior_[1]))
+    if not (math.isfinite(lam) and 0.0 < lam < 1.0):
+        return None
+    m_em, u_em = classifier.level_probabilities()
+    m = {c.name: _normalise(m_em[i], sorted(c.labels), floor) for i, c in enumerate(used)}
+    u = {c.name: _normalise(u_em[i], sorted(c.labels), floor) for i, c in enumerate(used)}
+    return m, u, lam, classifier.iterations, len(sample)
+
+
+def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
+              gamma_table: str, n_records: int, n_candidates: int) -> Model:
+    """m by EM (per training session when sessions are configured), u by counting random pairs,
+    lambda from all candidate pairs with m and u held fixed."""
+    cfg = settings["model"]
+    floor = float(cfg["probability_floor"])
+    u_random, u_pairs = estimate_u(con, settings, comparisons, n_records)
+    default_m = {c.name: _normalise(c.default_m, sorted(c.labels), floor) for c in comparisons}
+    model = Model(m=dict(default_m), u=u_random, u_random=u_random, u_pairs=u_pairs,
+                  lambda_candidates=float(cfg["init_lambda"]))
+    sessions = [Session(s["name"], s.get("where") or {}, s["estimate"])
+                for s in cfg.get("training") or []]
+    if n_candidates >= cfg["em_min_pairs"]:
+        if not sessions:
+            fit = _fit_session(con, settings, comparisons, gamma_table, None, default_m, u_random)
+            if fit is not None:
+                model.m, model.u_em, model.lambda_candidates, model.em_iterations, \
+                    model.em_pairs = fit
+                model.m_source = "em"
+        estimates: dict[str, list[dict[int, float]]] = {}
+        for session in sessions:
+            fit = _fit_session(con, settings, comparisons, gamma_table, session, default_m,
+                               u_random)
+            if fit is None:
+                continue
+            m, u_em, _lam, iterations, pairs = fit
+            for name in session.estimate:
+                estimates.setdefault(name, []).append(m[name])
+            model.u_em.update(u_em)
+            model.em_iterations += iterations
+            model.em_pairs += pairs
+        for comp in comparisons:
+            if comp.name in estimates:
+                levels = sorted(comp.labels)
+                mean = {lvl: float(np.mean([e[lvl] for e in estimates[comp.name]]))
+                        for lvl in levels}
+                model.m[comp.name] = _normalise(mean, levels, floor)
+                model.m_source = "em_sessions"
+    if cfg["u_source"] == "em" and model.u_em and not sessions:
+        model.u = model.u_em
+        model.u_source = "em"
+    if sessions or n_candidates < cfg["em_min_pairs"]:
+        model.lambda_candidates = _lambda_only(con, comparisons, gamma_table, model, cfg)
+    total_pairs = max(n_records * (n_records - 1) // 2, 1)
+    expected_matches = model.lambda_candidates * n_candidates
+    model.lambda_random = min(max(expected_matches / total_pairs, 1e-12), 1.0 - 1e-12)
+    return model
+
+
+def _lambda_only(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison], gamma_table: str,
+                 model: Model, cfg: dict) -> float:
+    """Share of matches among few candidate pairs, by EM on lambda alone (m and u held fixed).
+
+    With too few pairs to estimate m, the default m and the counted u still let the data decide
+    how many candidate pairs are matches, instead of trusting a fixed guess.
+    """
+    columns = ", ".join(c.gamma for c in comparisons)
+    vectors = con.execute(f"SELECT {columns} FROM {gamma_table} ORDER BY rid_l, rid_r").fetchnumpy()
+    log_bf = np.zeros(len(vectors[comparisons[0].gamma]) if comparisons else 0)
+    for comp in comparisons:
+        weights = {lvl: math.log(model.m[comp.name][lvl] / model.u[comp.name][lvl])
+                   for lvl in comp.labels}
+        weights[NULL_LEVEL] = 0.0
+        log_bf += np.array([weights[int(v)] for v in vectors[comp.gamma]])
+    lam = float(cfg["init_lambda"])
+    if len(log_bf) == 0:
+        return lam
+    for _ in range(int(cfg["em_max_iter"])):
+        logit = math.log(lam / (1.0 - lam)) + log_bf
+        new = float(np.mean(1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))))
+        new = min(max(new, 1e-9), 1.0 - 1e-9)
+        if abs(new - lam) < float(cfg["em_atol"]):
+            return new
+        lam = new
+    return lam

@@ -1,0 +1,150 @@
+"""run_linkage: person records in, linkage.person / pair / model / review out.
+
+Stages: features -> candidate pairs (blocking) -> comparison vectors -> model (u counted on
+random pairs, m and lambda by EM) -> scores -> guarded clusters -> stable ids -> review queue.
+Heavy work is SQL in DuckDB over integer record ids; Python holds only the EM sample, the edges
+above the threshold and the cluster labels. Logs and the returned summary carry counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from linkage.blocking import build_candidates
+from linkage.clustering import CHECK_RULE_NO, build_clusters
+from linkage.comparisons import gamma_table_sql, parse_comparisons
+from linkage.features import build_features
+from linkage.ids import assign_person_ids
+from linkage.model import fit_model
+from linkage.review import build_review
+from linkage.scoring import CONFLICT_RULE, DETERMINISTIC_PREFIX, score_pairs
+from linkage.settings import load_settings
+
+log = logging.getLogger("linkage")
+
+PERSON_DDL = ("CREATE OR REPLACE TABLE linkage.person (record_key VARCHAR PRIMARY KEY, "
+              "person_id VARCHAR NOT NULL, cluster_size INTEGER NOT NULL)")
+TEMP_TABLES = ["linkage_candidate", "linkage_gamma", "linkage_scored", "linkage_nickname",
+               "linkage_phonetic"]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        log.info("linkage stage %s: %.2fs", name, self.seconds[name])
+
+
+def _write_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons) -> None:
+    gamma_cols = ", ".join(f"s.{c.gamma}" for c in comparisons)
+    tf_cols = "".join(f", s.{c.tf}" for c in comparisons if c.tf_column)
+    con.execute(
+        "CREATE OR REPLACE TABLE linkage.pair AS SELECT fl.record_key AS record_key_l, "
+        "fr.record_key AS record_key_r, s.match_weight, s.match_probability, s.match_rule, "
+        f"CASE WHEN s.rule_no = {CHECK_RULE_NO} THEN 'cluster_check' "
+        "ELSE list_extract($rules, s.rule_no + 1) END AS blocking_rule, "
+        f"s.model_probability, {gamma_cols}{tf_cols} "
+        "FROM linkage_scored s JOIN linkage.feature fl ON fl.rid = s.rid_l "
+        "JOIN linkage.feature fr ON fr.rid = s.rid_r ORDER BY s.rid_l, s.rid_r",
+        {"rules": [rule["name"] for rule in settings["blocking"]["rules"]]},
+    )
+
+
+def _write_person(con: duckdb.DuckDBPyConnection, person: pd.DataFrame) -> None:
+    con.execute(PERSON_DDL)
+    con.register("linkage_person_df", person)
+    con.execute("INSERT INTO linkage.person SELECT record_key, person_id, cluster_size "
+                "FROM linkage_person_df ORDER BY record_key")
+    con.unregister("linkage_person_df")
+
+
+def _write_model(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> None:
+    table = table.astype({"level": "Int32", "em_iterations": "Int32"})
+    con.register("linkage_model_df", table)
+    con.execute("CREATE OR REPLACE TABLE linkage.model AS SELECT * FROM linkage_model_df")
+    con.unregister("linkage_model_df")
+
+
+def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.person_record",
+                previous_ids: pd.DataFrame | None = None,
+                settings: dict | None = None) -> dict:
+    """Link the person records of `source_table` into people; see the package docstring."""
+    cfg = load_settings(settings)
+    timer = _Timer()
+    comparisons = parse_comparisons(cfg)
+    summary: dict = {}
+    with timer.stage("features"):
+        n_records = build_features(con, source_table)
+    with timer.stage("blocking"):
+        summary.update(build_candidates(con, cfg))
+    with timer.stage("comparisons"):
+        con.execute(gamma_table_sql(cfg, "linkage_candidate", "linkage_gamma"))
+    with timer.stage("model"):
+        model = fit_model(con, cfg, comparisons, "linkage_gamma", n_records,
+                          summary["candidate_pairs"])
+        _write_model(con, model.table(comparisons))
+    with timer.stage("scoring"):
+        score_pairs(con, cfg, comparisons, "linkage_gamma", "linkage_scored",
+                    model.prior_weight())
+        con.execute("DROP TABLE linkage_gamma")
+    with timer.stage("clustering"):
+        clusters = build_clusters(con, cfg, comparisons, "linkage_scored", n_records,
+                                  model.prior_weight())
+    with timer.stage("person_ids"):
+        keys = con.execute("SELECT record_key FROM linkage.feature ORDER BY rid").fetchnumpy()
+        person, id_counts = assign_person_ids(
+            pd.DataFrame({"record_key": keys["record_key"], "cluster": clusters.labels}),
+            previous_ids, prefix=cfg["person_id"]["prefix"], digits=int(cfg["person_id"]["digits"]))
+        _write_person(con, person)
+    with timer.stage("write"):
+        _write_pairs(con, cfg, comparisons)
+        review_pairs = build_review(con, cfg, clusters.refused)
+        rules = dict(con.execute(
+            "SELECT CASE WHEN match_rule LIKE $det THEN 'deterministic' ELSE match_rule END, "
+            "count(*) FROM linkage_scored WHERE rule_no <> $check GROUP BY 1",
+            {"det": DETERMINISTIC_PREFIX + "%", "check": CHECK_RULE_NO}).fetchall())
+        above = con.execute("SELECT count(*) FROM linkage_scored WHERE match_probability >= $t",
+                            {"t": float(cfg["clustering"]["threshold"])}).fetchall()[0][0]
+        for table in TEMP_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("DROP VIEW IF EXISTS linkage_input")
+
+    sizes = person.groupby("person_id").size() if len(person) else pd.Series(dtype="int64")
+    summary.update({
+        "records": int(n_records),
+        "deterministic_pairs": int(rules.get("deterministic", 0)),
+        "strong_id_conflict_pairs": int(rules.get(CONFLICT_RULE, 0)),
+        "vetoed_pairs": {v["name"]: int(rules.get(v["name"], 0)) for v in cfg.get("vetoes", [])},
+        "pairs_above_threshold": int(above),
+        "cluster_check_pairs": clusters.check_pairs,
+        "guarded_components": clusters.guarded_components,
+        "merges_refused": len(clusters.refused),
+        "clusters": int(len(sizes)),
+        "multi_record_clusters": int((sizes >= 2).sum()),
+        "largest_cluster": int(sizes.max()) if len(sizes) else 0,
+        **id_counts,
+        "review_pairs": int(review_pairs),
+        "m_source": model.m_source,
+        "u_source": model.u_source,
+        "em_iterations": model.em_iterations,
+        "em_sample_pairs": model.em_pairs,
+        "u_sample_pairs": model.u_pairs,
+        "lambda_candidates": float(model.lambda_candidates),
+        "seconds": timer.seconds,
+    })
+    summary["seconds"]["total"] = round(float(np.sum(list(timer.seconds.values()))), 3)
+    log.info("linkage: %d records, %d candidate pairs, %d clusters (%d multi-record)",
+             summary["records"], summary["candidate_pairs"], summary["clusters"],
+             summary["multi_record_clusters"])
+    return summary

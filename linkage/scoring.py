@@ -1,0 +1,79 @@
+"""Match weights and probabilities, in DuckDB, by joining the model's parameter table.
+
+match_weight is the log2 odds of a match: the prior (lambda) plus, per comparison, log2(m/u) of
+the pair's level (0 for a missing value), plus a term-frequency adjustment on exact levels:
+log2(u_exact / tf(value)), so that agreeing on a common surname counts for less than agreeing on
+a rare one. Identifier rules and vetoes then decide the final match_probability:
+strong id agrees (and none conflicts) => 1; a strong id conflicts or a veto fits => 0.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from linkage.comparisons import Comparison
+
+DETERMINISTIC_PREFIX = "id:"
+CONFLICT_RULE = "strong_id_conflict"
+PROBABILISTIC_RULE = "probabilistic"
+
+
+def veto_conditions(settings: dict, comparisons: list[Comparison]) -> list[tuple[str, str]]:
+    by_name = {c.name: c for c in comparisons}
+    vetoes = []
+    for veto in settings.get("vetoes", []):
+        parts = []
+        for comp_name, labels in veto["when"].items():
+            if comp_name not in by_name:
+                raise ValueError(f"linkage settings: veto {veto['name']} names no comparison")
+            comp = by_name[comp_name]
+            levels = ", ".join(str(comp.level_of(label)) for label in labels)
+            parts.append(f"g.{comp.gamma} IN ({levels})")
+        vetoes.append((veto["name"], " AND ".join(parts)))
+    return vetoes
+
+
+def score_sql(settings: dict, comparisons: list[Comparison], gamma_table: str,
+              out_table: str, prior_weight: float) -> str:
+    cfg = settings["model"]
+    tf_weight = float(cfg["tf_weight"])
+    tf_min = float(cfg["tf_min"])
+    joins, terms = [], [repr(float(prior_weight))]
+    for comp in comparisons:
+        alias = f"w_{comp.name}"
+        joins.append(f"JOIN linkage.model {alias} ON {alias}.comparison = '{comp.name}' "
+                     f"AND {alias}.level = g.{comp.gamma}")
+        terms.append(f"{alias}.match_weight")
+        if comp.tf_column:
+            # only on the exact level: greatest() ignores NULL, so an unguarded NULL tf would
+            # turn into tf_min and reward disagreement
+            terms.append(f"CASE WHEN g.{comp.gamma} = {comp.tf_level} AND g.{comp.tf} IS NOT NULL "
+                         f"THEN {tf_weight!r} * log2({alias}.u / greatest(g.{comp.tf}, "
+                         f"{tf_min!r})) ELSE 0 END")
+    rules = [f"WHEN g.det_rule IS NOT NULL AND NOT g.strong_conflict THEN "
+             f"'{DETERMINISTIC_PREFIX}' || g.det_rule",
+             f"WHEN g.strong_conflict THEN '{CONFLICT_RULE}'"]
+    for name, condition in veto_conditions(settings, comparisons):
+        rules.append(f"WHEN {condition} THEN '{name}'")
+    rule_case = "CASE " + " ".join(rules) + f" ELSE '{PROBABILISTIC_RULE}' END"
+    weight = " + ".join(terms)
+    return f"""
+CREATE OR REPLACE TEMP TABLE {out_table} AS
+WITH w AS (
+    SELECT g.*, {weight} AS match_weight, {rule_case} AS match_rule
+    FROM {gamma_table} g
+    {' '.join(joins)}
+)
+SELECT *,
+    1.0 / (1.0 + pow(2.0, -greatest(least(match_weight, 1000), -1000))) AS model_probability,
+    CASE WHEN match_rule LIKE '{DETERMINISTIC_PREFIX}%' THEN 1.0
+         WHEN match_rule = '{PROBABILISTIC_RULE}'
+         THEN 1.0 / (1.0 + pow(2.0, -greatest(least(match_weight, 1000), -1000)))
+         ELSE 0.0 END AS match_probability
+FROM w
+"""
+
+
+def score_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
+                gamma_table: str, out_table: str, prior_weight: float) -> None:
+    con.execute(score_sql(settings, comparisons, gamma_table, out_table, prior_weight))

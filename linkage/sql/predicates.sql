@@ -1,0 +1,98 @@
+-- Named predicates used by comparison levels (settings.yaml: comparisons[].levels[].when and
+-- null_when). Each compares the left record `l` with the right record `r` of a pair, both rows of
+-- linkage.feature. `$threshold` is replaced by the level's numeric threshold from settings.
+-- Predicates on identifiers (strong_none, strong_agree, strong_conflict) are built from the
+-- strong_ids setting in linkage/comparisons.py.
+
+-- name: first_null
+l.fn IS NULL OR r.fn IS NULL
+
+-- name: first_exact
+l.fn = r.fn
+
+-- name: first_alias
+list_has_any(l.first_names_all, r.first_names_all) OR list_has_any(l.fn_groups, r.fn_groups)
+
+-- name: first_edit
+damerau_levenshtein(l.fn, r.fn) <= $threshold AND least(length(l.fn), length(r.fn)) >= 3
+
+-- name: first_jw
+jaro_winkler_similarity(l.fn, r.fn) >= $threshold
+
+-- name: first_initial
+(length(l.fn) = 1 OR length(r.fn) = 1) AND l.fn_initial = r.fn_initial
+
+-- name: names_swapped
+l.fn IS NOT NULL AND l.ln IS NOT NULL AND r.fn IS NOT NULL AND r.ln IS NOT NULL
+AND l.fn <> l.ln AND r.fn <> r.ln
+AND jaro_winkler_similarity(l.fn, r.ln) >= 0.92 AND jaro_winkler_similarity(l.ln, r.fn) >= 0.92
+AND jaro_winkler_similarity(l.fn, r.ln) + jaro_winkler_similarity(l.ln, r.fn)
+    > jaro_winkler_similarity(l.fn, r.fn) + jaro_winkler_similarity(l.ln, r.ln)
+
+-- name: last_null
+l.ln IS NULL OR r.ln IS NULL
+
+-- name: last_exact
+l.ln = r.ln
+
+-- name: last_other
+list_has_any(l.last_names_all, r.last_names_all)
+
+-- name: last_edit
+damerau_levenshtein(l.ln, r.ln) <= $threshold AND least(length(l.ln), length(r.ln)) >= 3
+
+-- name: last_jw
+jaro_winkler_similarity(l.ln, r.ln) >= $threshold
+
+-- name: dob_null
+l.dob IS NULL OR r.dob IS NULL
+
+-- name: dob_exact
+l.dob = r.dob
+
+-- name: dob_swapped
+l.dob_swap = r.dob
+
+-- name: dob_one_part
+(l.dob_year = r.dob_year)::INTEGER + (l.dob_month = r.dob_month)::INTEGER
+    + (l.dob_day = r.dob_day)::INTEGER = 2
+
+-- name: dob_within_days
+abs(date_diff('day', l.dob, r.dob)) <= $threshold
+
+-- name: postcode_null
+l.postcode IS NULL OR r.postcode IS NULL
+
+-- name: postcode_exact
+l.postcode = r.postcode
+
+-- name: postcode_sector
+l.pc_sector = r.pc_sector
+
+-- name: postcode_district
+l.pc_district = r.pc_district
+
+-- name: postcode_edit
+damerau_levenshtein(l.postcode, r.postcode) <= $threshold
+
+-- name: address_null
+l.address IS NULL OR r.address IS NULL
+
+-- name: address_exact
+l.address = r.address
+
+-- name: address_tokens
+len(list_intersect(l.addr_tokens, r.addr_tokens))::DOUBLE
+    / greatest(len(list_distinct(list_concat(l.addr_tokens, r.addr_tokens))), 1) >= $threshold
+
+-- name: residence_null
+(l.postcode IS NULL AND l.address IS NULL) OR (r.postcode IS NULL AND r.address IS NULL)
+
+-- name: residence_full
+l.postcode = r.postcode AND l.address = r.address
+
+-- name: sex_null
+l.sex IS NULL OR r.sex IS NULL
+
+-- name: sex_exact
+l.sex = r.sex

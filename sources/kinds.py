@@ -1,0 +1,101 @@
+"""Canonical extract kinds, loaded from `sources/kinds/*.yaml`.
+
+The YAML files are the contract between the readers, the validation suites and the warehouse:
+the staging tables are created from them, so a column added to a kind flows everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+KINDS_DIR = Path(__file__).parent / "kinds"
+
+# canonical type -> DuckDB type of the staging column
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "name": "VARCHAR",
+    "code": "VARCHAR",
+    "code_list": "VARCHAR[]",
+    "postcode": "VARCHAR",
+    "nhs_number": "VARCHAR",
+    "upn": "VARCHAR",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "int": "INTEGER",
+    "flag": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    unique: bool = False
+    pii: bool = False
+    codes: str | None = None
+    doc: str = ""
+    not_future: bool = False      # an event date that cannot lie after the extract date
+    after: str | None = None      # this date/time cannot be before that column's (end >= start)
+    min: int | None = None        # smallest allowed number
+
+    @property
+    def duckdb_type(self) -> str:
+        return DUCKDB_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    feed: str
+    title: str
+    refresh: str
+    event_date: str | None = None
+    person_columns: dict[str, Column] = field(default_factory=dict)
+    event_columns: dict[str, Column] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> dict[str, Column]:
+        return {**self.event_columns, **self.person_columns}
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns.values() if c.required]
+
+
+def _columns(raw: dict) -> dict[str, Column]:
+    out = {}
+    for name, spec in raw.items():
+        if spec["type"] not in DUCKDB_TYPES:
+            raise ValueError(f"column {name!r}: unknown canonical type {spec['type']!r}")
+        out[name] = Column(name=name, **spec)
+    return out
+
+
+@cache
+def load_kinds() -> dict[str, Kind]:
+    person = _columns(yaml.safe_load((KINDS_DIR / "_person.yaml").read_text()))
+    kinds = {}
+    for path in sorted(KINDS_DIR.glob("[!_]*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        kinds[raw["kind"]] = Kind(
+            name=raw["kind"],
+            feed=raw["feed"],
+            title=raw["title"],
+            refresh=raw.get("refresh", "full"),
+            event_date=raw.get("event_date"),
+            person_columns=person,
+            event_columns=_columns(raw["columns"]),
+        )
+    return kinds
+
+
+def get_kind(name: str) -> Kind:
+    kinds = load_kinds()
+    if name not in kinds:
+        raise KeyError(f"unknown extract kind {name!r}; known kinds: {', '.join(sorted(kinds))}")
+    return kinds[name]

@@ -1,0 +1,125 @@
+"""Applying a column map: supplier columns -> canonical columns, raw text kept beside each.
+
+The result has, for every canonical column the map provides, the parsed value `<column>` and the
+text as received `<column>_raw`. Columns the export does not carry are absent (NULL downstream),
+never zero. Nothing is dropped here except completely blank rows, which are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sources import parsing, standardise
+from sources.column_maps import ColumnMap, ColumnRule, normalise_header
+from sources.kinds import Column, Kind, get_kind
+from sources.readers import RawExtract
+
+STANDARDISERS = {
+    "name": standardise.name,
+    "postcode": standardise.postcode,
+    "nhs_number": standardise.nhs_number,
+    "upn": standardise.upn,
+    "string": standardise.blank_to_null,
+}
+
+
+@dataclass
+class MappedExtract:
+    """Canonical rows of one file, indexed by row number in the file."""
+
+    kind: Kind
+    map_name: str
+    frame: pd.DataFrame
+    columns: list[str]                  # canonical columns present
+    blank_rows: int = 0
+    notes: list[str] = field(default_factory=list)   # absent optional columns etc. (no values)
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.frame)
+
+
+def _column_text(raw: RawExtract, rule: ColumnRule, lookup: dict[str, str]) -> pd.Series | None:
+    if rule.value is not None:
+        return pd.Series(rule.value, index=raw.frame.index, dtype="string")
+    source = lookup.get(normalise_header(rule.column)) if rule.column else None
+    if source is None:
+        return None
+    text = standardise.blank_to_null(raw.frame[source].astype("string"))
+    if rule.time_column:
+        time_source = lookup.get(normalise_header(rule.time_column))
+        if time_source is not None:
+            times = standardise.blank_to_null(raw.frame[time_source].astype("string"))
+            text = (text + " " + times.fillna("")).str.strip()
+    return text
+
+
+def _formats(rule: ColumnRule, col: Column, cmap: ColumnMap, text: pd.Series,
+             file_name: str) -> list[str]:
+    date_fmt = cmap.formats.get("date")
+    if col.type == "date":
+        fmt = rule.format or date_fmt or parsing.infer_date_format(text, rule.column, file_name)
+        return [fmt] if fmt else []
+    time_fmt = rule.time_format or "%H:%M"
+    fmts = []
+    if rule.format:
+        fmts.append(rule.format)
+        if rule.time_column:
+            fmts.append(f"{rule.format} {time_fmt}")
+    if cmap.formats.get("datetime"):
+        fmts.append(cmap.formats["datetime"])
+    if date_fmt:
+        fmts += [f"{date_fmt} {time_fmt}", f"{date_fmt} %H:%M:%S", date_fmt]
+    if not fmts:
+        inferred = parsing.infer_date_format(text.str.split(" ").str[0], rule.column, file_name)
+        if inferred:
+            fmts = [f"{inferred} %H:%M", f"{inferred} %H:%M:%S", inferred]
+    return fmts
+
+
+def _parse(col: Column, rule: ColumnRule, text: pd.Series, cmap: ColumnMap, excel: bool,
+           file_name: str) -> pd.Series:
+    if col.type in STANDARDISERS:
+        return STANDARDISERS[col.type](text)
+    if col.type in ("date", "datetime"):
+        parsed = parsing.parse_datetimes(text, _formats(rule, col, cmap, text, file_name), excel)
+        return parsed.dt.normalize() if col.type == "date" else parsed
+    if col.type == "int":
+        return parsing.parse_int(text)
+    if col.type == "flag":
+        return parsing.parse_flag(text, rule.codes)
+    lookup = parsing.code_lookup(col.codes, rule.codes, rule.translate)
+    if col.type == "code_list":
+        return parsing.parse_code_list(text, lookup, rule.separator or ";")
+    return parsing.parse_codes(text, lookup)
+
+
+def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract:
+    kind = get_kind(cmap.kind)
+    frame = raw.frame
+    blank = frame.isna() | frame.astype("string").apply(lambda s: s.str.strip() == "")
+    keep = ~blank.all(axis=1)
+    blank_rows = int((~keep).sum())
+    raw = RawExtract(frame=frame[keep], header=raw.header, header_row=raw.header_row,
+                     encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet)
+    lookup = {normalise_header(h): h for h in raw.frame.columns}
+    out = pd.DataFrame(index=raw.frame.index)
+    present, notes = [], []
+    for name, rule in cmap.columns.items():
+        col = kind.columns[name]
+        text = _column_text(raw, rule, lookup)
+        if text is None:
+            notes.append(f"column '{rule.column}' ({name}) is not in the file; treated as absent")
+            continue
+        out[f"{name}_raw"] = text
+        out[name] = _parse(col, rule, text, cmap, raw.is_spreadsheet, file_name)
+        present.append(name)
+    if "person_ref" not in present and "record_id" in present:
+        # exports with no person id: each row stands for its own person record
+        out["person_ref"] = out["record_id"]
+        out["person_ref_raw"] = out["record_id_raw"]
+        present.append("person_ref")
+    return MappedExtract(kind=kind, map_name=cmap.name, frame=out, columns=present,
+                         blank_rows=blank_rows, notes=notes)

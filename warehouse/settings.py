@@ -1,0 +1,228 @@
+"""The indicator catalogue and publication settings, loaded from `warehouse/catalogue/*.yaml`.
+
+Thresholds change with policy (persistent absence 20% -> 15% -> 10%) and partnerships choose
+their own disclosure threshold and age bands, so all of it is data. A run may override any part
+with a nested dict, which is deep-merged over the files; the merged document is what a run
+records in meta.run.settings_json, so every published table can be traced to its rules.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sources.codes import load_table
+from sources.kinds import load_kinds
+
+CATALOGUE_DIR = Path(__file__).parent / "catalogue"
+SQL_DIR = Path(__file__).parent / "sql"
+
+AGE_RULES = ("exclude_adult", "child_victim")
+
+
+class SettingsError(ValueError):
+    """A catalogue or settings document that cannot be used as written."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    code: str
+    label: str
+    feed: str
+    inquiry_matched: bool
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    inquiry: str
+    label: str
+    definition: str
+    dataset: str
+    feed: str
+    sql: str
+    inquiry_level: str
+    age_rule: str = "exclude_adult"
+    requires: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sql_path(self) -> Path:
+        return SQL_DIR / "indicators" / self.sql
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    label: str
+    min: int
+    max: int | None
+
+    def contains(self, age: int) -> bool:
+        return age >= self.min and (self.max is None or age <= self.max)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one run: the catalogue plus publication rules."""
+
+    document: dict[str, Any]
+    datasets: dict[str, Dataset]
+    indicators: dict[str, Indicator]
+    age_bands: tuple[AgeBand, ...]
+
+    @property
+    def publication(self) -> dict[str, Any]:
+        return self.document["publication"]
+
+    @property
+    def disclosure_threshold(self) -> int:
+        return int(self.publication["disclosure"]["threshold"])
+
+    @property
+    def symbol(self) -> str:
+        return str(self.publication["disclosure"]["symbol"])
+
+    @property
+    def school_terms(self) -> dict[str, dict[str, int]]:
+        return self.document["school_terms"]
+
+    def kind_of_feed(self, feed: str) -> str:
+        for kind in load_kinds().values():
+            if kind.feed == feed:
+                return kind.name
+        raise SettingsError(f"no extract kind delivers feed {feed!r}")
+
+    def to_json(self) -> str:
+        """The merged document, for meta.run.settings_json (no personal data in it)."""
+        return json.dumps(self.document, sort_keys=True, default=str)
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def default_document() -> dict[str, Any]:
+    doc = yaml.safe_load((CATALOGUE_DIR / "indicators.yaml").read_text())
+    doc["publication"] = yaml.safe_load((CATALOGUE_DIR / "publication.yaml").read_text())
+    return doc
+
+
+def _resolve_param(name: str, value: Any) -> Any:
+    """Expand {code_table: T, where: {...}} into the list of codes of T with those attributes."""
+    if isinstance(value, Mapping) and "code_table" in value:
+        table = load_table(str(value["code_table"]))
+        where = dict(value.get("where") or {})
+        return sorted(
+            code
+            for code in table.codes
+            if all(table.attribute(code, k, False) == v for k, v in where.items())
+        )
+    if isinstance(value, Mapping):
+        raise SettingsError(f"param {name!r}: a mapping must be a code_table reference")
+    return value
+
+
+def _indicator(code: str, raw: Mapping, datasets: Mapping[str, Dataset]) -> Indicator:
+    missing = [k for k in ("label", "dataset", "feed", "sql") if not raw.get(k)]
+    if missing:
+        raise SettingsError(f"indicator {code}: missing {', '.join(missing)}")
+    if raw["dataset"] not in datasets:
+        raise SettingsError(f"indicator {code}: unknown dataset {raw['dataset']!r}")
+    age_rule = raw.get("age_rule", "exclude_adult")
+    if age_rule not in AGE_RULES:
+        raise SettingsError(f"indicator {code}: age_rule must be one of {AGE_RULES}")
+    ind = Indicator(
+        code=code,
+        inquiry=str(raw.get("inquiry", "")),
+        label=str(raw["label"]),
+        definition=str(raw.get("definition", raw["label"])),
+        dataset=str(raw["dataset"]),
+        feed=str(raw["feed"]),
+        sql=str(raw["sql"]),
+        inquiry_level=str(raw.get("inquiry_level", "?")),
+        age_rule=age_rule,
+        requires=tuple(raw.get("requires") or ()),
+        params={k: _resolve_param(k, v) for k, v in (raw.get("params") or {}).items()},
+    )
+    if not ind.sql_path.exists():
+        raise SettingsError(f"indicator {code}: no SQL file {ind.sql}")
+    kind = next((k for k in load_kinds().values() if k.feed == ind.feed), None)
+    if kind is None:
+        raise SettingsError(f"indicator {code}: no extract kind delivers feed {ind.feed!r}")
+    unknown = [c for c in ind.requires if c not in kind.event_columns]
+    if unknown:
+        raise SettingsError(f"indicator {code}: requires unknown {kind.name} columns {unknown}")
+    return ind
+
+
+def _age_bands(raw: list[Mapping]) -> tuple[AgeBand, ...]:
+    bands = tuple(
+        AgeBand(str(b["label"]), int(b["min"]), None if b.get("max") is None else int(b["max"]))
+        for b in raw
+    )
+    for age in range(0, 120):
+        hits = [b.label for b in bands if b.contains(age)]
+        if len(hits) > 1:
+            raise SettingsError(f"age bands overlap at age {age}: {hits}")
+    return bands
+
+
+def load_settings(overrides: Mapping | Settings | None = None) -> Settings:
+    """Defaults from the YAML files, with `overrides` deep-merged over them."""
+    if isinstance(overrides, Settings):
+        return overrides
+    doc = default_document()
+    if overrides:
+        doc = deep_merge(doc, overrides)
+    datasets = {
+        code: Dataset(code, str(d["label"]), str(d["feed"]), bool(d.get("inquiry_matched")))
+        for code, d in doc["datasets"].items()
+    }
+    indicators = {
+        code: _indicator(code, raw, datasets) for code, raw in doc["indicators"].items()
+    }
+    threshold = doc["publication"]["disclosure"]["threshold"]
+    if not isinstance(threshold, int) or threshold < 1:
+        raise SettingsError("publication.disclosure.threshold must be a positive integer")
+    return Settings(
+        document=doc,
+        datasets=datasets,
+        indicators=indicators,
+        age_bands=_age_bands(doc["publication"]["age_bands"]),
+    )
+
+
+def default_period(as_of: date) -> tuple[date, date]:
+    """The 12 months ending on as_of: (as_of - 1 year + 1 day, as_of)."""
+    try:
+        year_before = as_of.replace(year=as_of.year - 1)
+    except ValueError:  # 29 February
+        year_before = as_of.replace(year=as_of.year - 1, day=28)
+    return year_before + timedelta(days=1), as_of
+
+
+def resolve_period(
+    as_of: date | None, period_start: date | None, period_end: date | None
+) -> tuple[date, date]:
+    if period_start is None or period_end is None:
+        if as_of is None:
+            raise SettingsError("give as_of or both period_start and period_end")
+        start, end = default_period(as_of)
+        period_start = period_start or start
+        period_end = period_end or end
+    if period_start > period_end:
+        raise SettingsError("period_start is after period_end")
+    return period_start, period_end
