@@ -35,8 +35,15 @@ def _date(text: str | None) -> date | None:
         raise typer.BadParameter(f"'{text}' is not a date in the form YYYY-MM-DD") from None
 
 
+NOISY_LOGGERS = ("httpx", "recordlinkage", "great_expectations")
+
+
 def _logging() -> None:
+    """Counts and stages at INFO; the HTTP chatter between Prefect and its API server and the
+    libraries' own progress messages only when something goes wrong."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @app.command()

@@ -33,7 +33,7 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     totals.add_row("files rejected", str(summary["files_rejected"]))
     totals.add_row("person records", f"{summary['person_records']:,}")
     totals.add_row("children linked", f"{linked.get('clusters', 0):,}")
-    totals.add_row("tables published", str(len(publication.get("tables", []))))
+    totals.add_row("tables published", str(len(publication.get("rows", {}))))
     totals.add_row("CSV exports", str(len(summary["exports"])))
     totals.add_row("warehouse (open read-only)", summary["warehouse"])
     console.print(totals)

@@ -78,7 +78,7 @@ class InformedECM(ECM):
             block = np.where(informative, np.maximum(prob[:, start:stop], self.floor), 0.0)
             total = block.sum(axis=1, keepdims=True)
             total[total == 0] = 1.0
-            out[:, start:stop] = np.where(informative, np.log(block / total), 0.0)
+            out[:, start:stop] = np.log(np.where(informative, block / total, 1.0))
             start = stop
         return out
 

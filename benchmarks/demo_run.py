@@ -1,0 +1,56 @@
+"""Time the demo end to end and measure its linkage against the synthetic truth.
+
+Runs `joinedup demo` in a child process (so its peak memory is measured on its own), then
+`joinedup evaluate`, and prints one line of figures per population size:
+
+    .venv/bin/python benchmarks/demo_run.py --children 10000 --children 50000
+
+Each size gets a fresh home under bench-out/ (git-ignored). Figures are what this machine did
+on this run; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+JOINEDUP = Path(sys.executable).with_name("joinedup")
+
+
+def run(children: int, seed: int, out: Path) -> dict:
+    home = out / f"demo-{children}"
+    shutil.rmtree(home, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run([str(JOINEDUP), "demo", "--home", str(home), "--children", str(children),
+                    "--seed", str(seed)], check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    evaluated = subprocess.run([str(JOINEDUP), "evaluate", "--home", str(home)], check=True,
+                               capture_output=True, text=True).stdout
+    figures = dict(re.findall(r"(\w+)=([0-9.,]+)", evaluated))
+    return {"children": children, "seconds": round(seconds, 1),
+            "peak_rss_mb": round(max(peak_kb, before) / 1024), **figures}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children", type=int, action="append",
+                        help="population size (repeatable; default 10000)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    args = parser.parse_args()
+    for n in args.children or [10_000]:
+        result = run(n, args.seed, args.out)
+        print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
