@@ -205,6 +205,8 @@ def generate(out: Path, *, children: int = 10_000, seed: int = 42, as_of: date,
     out = Path(out)
     cfg = load("agencies")
     pop = _with_ids(population.build(children, seed, as_of), seed)
+    for latent in ("v", "cse_v"):
+        pop[latent] = pop[latent] * float(cfg["concentration"])
     care = social_care.events(stream(seed, "social_care"), pop, cfg["social_care"], as_of)
     looked_after = np.unique(care.loc[care["event_type"] == "LAC_EPISODE", "child"])
     events = {
