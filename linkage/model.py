@@ -181,9 +181,14 @@ def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list
             "CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS "
             "SELECT DISTINCT least(a, b) AS rid_l, greatest(a, b) AS rid_r, "
             "-1::SMALLINT AS rule_no "
-            "FROM (SELECT (hash(i, $seed, 1) % $n)::INTEGER AS a, "
-            "(hash(i, $seed, 2) % $n)::INTEGER AS b FROM range($draws) t(i)) WHERE a <> b",
-            {"seed": int(settings["seed"]), "n": n_records, "draws": int(cfg["u_max_pairs"])},
+            # one hash per record id, of different inputs: DuckDB combines the arguments of a
+            # multi-argument hash so that hash(i, s, 1) xor hash(i, s, 2) is one constant,
+            # which made the two ids of a pair depend on each other
+            "FROM (SELECT (hash(2 * i + $offset) % $n)::INTEGER AS a, "
+            "(hash(2 * i + 1 + $offset) % $n)::INTEGER AS b FROM range($draws) t(i)) "
+            "WHERE a <> b",
+            {"offset": int(settings["seed"]) * 2**32, "n": n_records,
+             "draws": int(cfg["u_max_pairs"])},
         )
     con.execute(gamma_table_sql(settings, "linkage_u_pairs", "linkage_u_gamma"))
     u_pairs = con.execute("SELECT count(*) FROM linkage_u_gamma").fetchall()[0][0]
