@@ -26,7 +26,7 @@ import pandas as pd
 from sources.synth import identity, police, population, render, school, social_care, yot
 from sources.synth.config import load
 from sources.synth.identifiers import upns
-from sources.synth.rng import stream
+from sources.synth.rng import distinct_numbers, stream
 
 LA_NUMBER = 999              # fictional local-authority number inside UPNs
 
@@ -73,7 +73,7 @@ def _with_ids(pop: pd.DataFrame, seed: int) -> pd.DataFrame:
     birth_year = pop["dob"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
     pop = pop.copy()
     pop["upn"] = upns(np.full(n, LA_NUMBER), 1000 + (i // 1000) % 9000, birth_year + 4, i % 1000)
-    la_numbers = rng.choice(np.arange(100_000, 1_000_000), n, replace=False)
+    la_numbers = distinct_numbers(rng, n, 1_000_000, 10_000_000)
     pop["la_child_id"] = np.char.add("KB", la_numbers.astype(str)).astype(object)
     return pop
 
@@ -83,7 +83,7 @@ def _refs(rng, supplier: Supplier, pop: pd.DataFrame, rec_child: np.ndarray,
     """Person ids: the LA id (social care) or UPN (school) for a child's first record, a newly
     minted id for a duplicate record and in systems with their own numbering."""
     n = len(rec_child)
-    numbers = rng.choice(np.arange(1_000_000, 10_000_000), n, replace=False)
+    numbers = distinct_numbers(rng, n, 1_000_000, 10_000_000)
     if supplier.source == "school":
         fresh = upns(np.full(n, LA_NUMBER), 9000 + numbers % 999, np.full(n, 99), numbers % 1000)
         return np.where(duplicate, fresh, pop["upn"].to_numpy()[rec_child])
@@ -144,7 +144,7 @@ def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.
                                                  refs)
     rows = events.merge(people.drop(columns="child"), on="person_ref", how="left",
                         validate="many_to_one")
-    numbers = rng.choice(np.arange(10_000_000, 100_000_000), len(rows), replace=False)
+    numbers = distinct_numbers(rng, len(rows), 10_000_000, 100_000_000)
     rows["record_id"] = np.char.add(RECORD_PREFIX[supplier.source],
                                     np.sort(numbers).astype(str)).astype(object)
     rows["middle_names"] = rows.pop("middle_name")
@@ -155,12 +155,13 @@ def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.
                              spreadsheet=supplier.encoding == "xlsx")
     faults = _faults(rng, supplier.source, rendered,
                      load("agencies")["faults"].get(supplier.source, {}))
+    used = np.isin(refs, events["person_ref"].to_numpy())   # a duplicate may get no rows
     truth = pd.DataFrame({
         "source": supplier.source,
-        "person_ref": refs,
-        "child_id": pop["child_id"].to_numpy()[rec_child],
-        "family_id": pop["family_id"].to_numpy()[rec_child],
-        "twin_group_id": pop["twin_group_id"].to_numpy()[rec_child],
+        "person_ref": refs[used],
+        "child_id": pop["child_id"].to_numpy()[rec_child[used]],
+        "family_id": pop["family_id"].to_numpy()[rec_child[used]],
+        "twin_group_id": pop["twin_group_id"].to_numpy()[rec_child[used]],
     })
     return rendered, truth, faults
 

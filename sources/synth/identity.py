@@ -72,6 +72,9 @@ def _dobs(rng, pop: pd.DataFrame, child: np.ndarray, profile: dict) -> np.ndarra
     month_shift = rng.choice(np.array([-1, 1]), n)
     new_m[one_part & ~day_slip] = np.clip(m + month_shift, 1, 12)[one_part & ~day_slip]
     new_y[year] = (y + rng.choice(np.array([-1, 1]), n))[year]
+    # a keyed month or year must still make a real date (31 April, 29 February 2011 do not)
+    moved = (one_part & ~day_slip) | year
+    new_d[moved] = np.minimum(new_d[moved], 28)
     changed = swap | one_part | year
     if changed.any():
         frame = pd.DataFrame({"year": new_y[changed], "month": new_m[changed],

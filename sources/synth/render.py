@@ -119,9 +119,12 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str, title: list[str]) ->
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    text = frame.copy()
-    for column in text.columns:
-        text[column] = text[column].map(
-            lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    """Date columns stay typed (as a database export writes them); everything else is text."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            continue
+        out[column] = out[column].map(
+            lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
         ).astype("string")
-    text.to_parquet(path, index=False)
+    out.to_parquet(path, index=False)

@@ -53,3 +53,17 @@ def choice(rng: np.random.Generator, weights: dict, size: int) -> np.ndarray:
     p = np.array([float(weights[k]) for k in keys])
     idx = rng.choice(len(keys), size=size, p=p / p.sum())
     return np.array(keys, dtype=object)[idx]
+
+
+def distinct_numbers(rng: np.random.Generator, n: int, low: int, high: int) -> np.ndarray:
+    """n different integers in [low, high), in scrambled order, without materialising the range:
+    x -> (a*x + b) mod (high - low) is a bijection when a is coprime with the range size."""
+    size = high - low
+    if n > size:
+        raise ValueError(f"cannot draw {n:,} different numbers from a range of {size:,}")
+    while True:
+        a = int(rng.integers(size // 3, size - 1))
+        if np.gcd(a, size) == 1:
+            break
+    b = int(rng.integers(0, size))
+    return low + (a * np.arange(n, dtype=np.int64) + b) % size
