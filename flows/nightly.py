@@ -32,6 +32,7 @@ def plan_task(home: Home) -> list:
 
 @task(name="new-build", cache_policy=NO_CACHE)
 def new_build_task(home: Home, run_id: str, as_of: date, settings: dict) -> Path:
+    """Creates steps.build_path(home, run_id); the flow removes it if anything fails."""
     return steps.new_build(home, run_id, as_of=as_of, settings=settings)
 
 
@@ -78,10 +79,18 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
     plan = plan_task(home)
     logger.info("run %s: %d files received, %d extracts in this build, period ending %s",
                 run_id, len(receipts), len(plan), as_of)
-    build = new_build_task(home, run_id, as_of, settings)
+    build = steps.build_path(home, run_id)
     try:
+        new_build_task(home, run_id, as_of, settings)
         outcomes = [ingest_task(build, home, r, seq, run_date, settings)
                     for seq, r in enumerate(plan, start=1)]
+        planned = plan
+        while fallback := steps.fallback_extracts(home, planned, outcomes):
+            logger.warning("run %s: newest delivery of %s could not be loaded; using the one "
+                           "before it", run_id, ", ".join(sorted({r.source for r in fallback})))
+            outcomes += [ingest_task(build, home, r, seq, run_date, settings)
+                         for seq, r in enumerate(fallback, start=len(outcomes) + 1)]
+            planned = fallback
         records = finish_staging_task(build)
         linked = link_task(build, home, settings)
         tables = derive_task(build, as_of, settings)

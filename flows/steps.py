@@ -56,7 +56,7 @@ def make_checker(home: Home):
     """File-level check at receipt: readable, and some column map of its feed's kind fits."""
     maps = home_maps(home)
 
-    def check(source: str, path: Path) -> tuple[str, str, str]:
+    def check(source: str, path: Path, file_name: str) -> tuple[str, str, str]:
         kind, map_name = home.feed_kind(source)
         if kind not in load_kinds():
             return kind, "", (f"inbox folder '{source}' is not a known extract kind; "
@@ -64,9 +64,9 @@ def make_checker(home: Home):
                               "under `feeds:` in joinedup.yaml")
         try:
             source_file = open_source(path, _hints(maps, map_name))
-            cmap, _ = choose_map(source_file.peek(), kind, maps, path.name, map_name)
+            cmap, _ = choose_map(source_file.peek(), kind, maps, file_name, map_name)
         except ExtractError as exc:
-            return kind, "", str(exc)
+            return kind, "", str(exc.naming(file_name))
         return kind, cmap.name, ""
 
     return check
@@ -85,17 +85,41 @@ def receive(home: Home, now: datetime | None = None) -> list[Receipt]:
     return receipts
 
 
-def plan_extracts(home: Home) -> list[Receipt]:
+def _refresh(home: Home):
     def refresh(source: str) -> str:
         kind, _ = home.feed_kind(source)
         return get_kind(kind).refresh
 
-    return current_extracts(Ledger(home.root).receipts(), refresh)
+    return refresh
+
+
+def plan_extracts(home: Home, failed: set[str] | frozenset[str] = frozenset()) -> list[Receipt]:
+    """The extracts this build loads: see `current_extracts`; `failed` adds this run's own
+    ingestion failures to the ledger's."""
+    ledger = Ledger(home.root)
+    return current_extracts(ledger.receipts(), _refresh(home), ledger.unusable_hashes() | failed)
+
+
+def fallback_extracts(home: Home, planned: list[Receipt],
+                      outcomes: list[ExtractOutcome]) -> list[Receipt]:
+    """For a full-refresh feed whose whole newest delivery failed to ingest, the delivery before
+    it (one step back per call), so that the feed stays in the publication rather than vanish."""
+    failed = {o.extract_id for o in outcomes if o.status == "rejected"}
+    refresh = _refresh(home)
+    lost = {r.source for r in planned if refresh(r.source) == "full"
+            and all(p.sha256 in failed for p in planned if p.source == r.source)}
+    if not lost:
+        return []
+    return [r for r in plan_extracts(home, failed) if r.source in lost]
+
+
+def build_path(home: Home, run_id: str) -> Path:
+    return home.builds / f"{run_id}.duckdb"
 
 
 def new_build(home: Home, run_id: str, *, as_of: date, settings: dict) -> Path:
     home.ensure()
-    build = home.builds / f"{run_id}.duckdb"
+    build = build_path(home, run_id)
     if build.exists():
         raise FileExistsError(f"build {build.name} already exists")
     period_start, period_end = reporting_period(as_of)
@@ -146,8 +170,8 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
         raw = source_file.read(header_row)
         mapped = apply_map(raw, cmap, receipt.file_name)
     except ExtractError as exc:
-        outcome.problem = str(exc)
-        log.warning("rejected %s: %s", receipt.file_name, exc)
+        outcome.problem = str(exc.naming(receipt.file_name))
+        log.warning("rejected %s", outcome.problem)
         return outcome
     suite = f"{kind.name}.{cmap.name}"
     result = validate_extract(mapped, run_date, suite, validation_settings)

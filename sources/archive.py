@@ -78,6 +78,12 @@ class Ledger:
     def known_hashes(self) -> set[str]:
         return {r.sha256 for r in self.receipts()}
 
+    def unusable_hashes(self) -> set[str]:
+        """Files that passed the receipt check but could not be ingested by a run (a truncated
+        CSV, say): later runs never choose them again."""
+        return {e["extract_id"] for e in self.entries()
+                if e.get("event") == "outcome" and e.get("status") == "rejected"}
+
 
 def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
     """(source, path) for every extract waiting in inbox/<source>/, in a stable order.
@@ -95,7 +101,8 @@ def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
     return found
 
 
-Checker = Callable[[str, Path], tuple[str, str, str]]  # (source, path) -> (kind, map, problem)
+# (source, archived path, name as delivered) -> (kind, map, problem)
+Checker = Callable[[str, Path, str], tuple[str, str, str]]
 
 
 def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Checker,
@@ -121,7 +128,7 @@ def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Che
                           "nothing was archived")
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
-    kind, map_name, problem = check(source, home / relative)
+    kind, map_name, problem = check(source, home / relative, path.name)
     status = "duplicate" if duplicate else ("rejected" if problem else "accepted")
     receipt = Receipt(
         sha256=digest, source=source, file_name=path.name, size=path.stat().st_size,
@@ -146,14 +153,16 @@ def receive_inbox(home: Path, check: Checker, now: datetime | None = None) -> li
     return receipts
 
 
-def current_extracts(receipts: list[Receipt], refresh: Callable[[str], str]) -> list[Receipt]:
+def current_extracts(receipts: list[Receipt], refresh: Callable[[str], str],
+                     unusable: set[str] | frozenset[str] = frozenset()) -> list[Receipt]:
     """The accepted extracts a build uses, oldest first.
 
     A full-refresh feed's newest delivery (the accepted files received on its latest day)
     replaces everything before it; an incremental feed's files all count, later ones superseding
-    earlier rows with the same record id when loaded in this order.
+    earlier rows with the same record id when loaded in this order. Files in `unusable` (failed
+    ingestion) are passed over, so a broken re-delivery never hides the last good one.
     """
-    accepted = [r for r in receipts if r.status == "accepted"]
+    accepted = [r for r in receipts if r.status == "accepted" and r.sha256 not in unusable]
     chosen = []
     for source in sorted({r.source for r in accepted}):
         mine = sorted((r for r in accepted if r.source == source),

@@ -14,3 +14,8 @@ class ExtractError(Exception):
         self.problem = problem
         self.action = action
         super().__init__(f"{file_name}: {problem}. {action}")
+
+    def naming(self, file_name: str) -> ExtractError:
+        """The same error about the file as the supplier named it (readers see the archive copy,
+        which is named by its checksum)."""
+        return ExtractError(file_name, self.problem, self.action)

@@ -6,7 +6,7 @@ from pathlib import Path
 from sources.archive import Ledger, current_extracts, receive_inbox, sha256_of
 
 
-def _ok(source: str, path: Path):
+def _ok(source: str, path: Path, file_name: str):
     return source, "some_map", ""
 
 
@@ -57,7 +57,7 @@ def test_rejected_files_are_archived_but_never_used(tmp_path):
     _drop(tmp_path, "police", "good.csv", "x\n1\n")
     receive_inbox(tmp_path, _ok, datetime(2026, 10, 1, tzinfo=UTC))
     _drop(tmp_path, "police", "broken.csv", "x\n2\n")
-    (bad,) = receive_inbox(tmp_path, lambda s, p: (s, "", "cannot read"),
+    (bad,) = receive_inbox(tmp_path, lambda s, p, n: (s, "", "cannot read"),
                            datetime(2026, 11, 1, tzinfo=UTC))
     assert bad.status == "rejected" and (tmp_path / bad.archive_path).exists()
     chosen = current_extracts(Ledger(tmp_path).receipts(), lambda s: "full")
