@@ -32,7 +32,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -236,13 +235,6 @@ def warehouse_files(home: Home) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def prefect_harness():
-    """A temporary Prefect server and database for the whole session (~10-20 s to start)."""
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 @dataclass
