@@ -73,10 +73,15 @@ def strong_id_predicates(strong_ids: list[str]) -> dict[str, str]:
     }
 
 
-def _predicate(name: str, threshold: float | None, fragments: dict[str, str]) -> str:
+def _predicate(name: str, threshold: float | None, fragments: dict[str, str],
+               column: str | None = None) -> str:
     if name not in fragments:
         raise ValueError(f"linkage settings: no predicate named {name}")
     sql = fragments[name]
+    if "$column" in sql:
+        if column is None:
+            raise ValueError(f"linkage settings: predicate {name} needs a comparison `column`")
+        sql = sql.replace("$column", check_identifier(column, "comparison column"))
     if "$threshold" in sql:
         if threshold is None:
             raise ValueError(f"linkage settings: predicate {name} needs a threshold")
@@ -90,12 +95,14 @@ def gamma_columns_sql(settings: dict) -> list[str]:
     fragments.update(strong_id_predicates(settings["strong_ids"]))
     items = []
     for spec, comparison in zip(settings["comparisons"], parse_comparisons(settings), strict=True):
-        null_when = " OR ".join(_predicate(p, None, fragments) for p in spec["null_when"])
+        column = spec.get("column")
+        null_when = " OR ".join(_predicate(p, None, fragments, column)
+                                for p in spec["null_when"])
         whens = [f"WHEN {null_when} THEN {NULL_LEVEL}"]
         n = len(spec["levels"])
         for i, level in enumerate(spec["levels"]):
-            whens.append(f"WHEN {_predicate(level['when'], level.get('threshold'), fragments)} "
-                         f"THEN {n - i}")
+            predicate = _predicate(level["when"], level.get("threshold"), fragments, column)
+            whens.append(f"WHEN {predicate} THEN {n - i}")
         items.append("CASE " + " ".join(whens) + f" ELSE {ELSE_LEVEL} END::TINYINT AS "
                      f"{comparison.gamma}")
         if comparison.tf_column:

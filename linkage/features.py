@@ -49,14 +49,16 @@ def quoted_table(name: str) -> str:
     return ".".join(f'"{part}"' for part in name.split("."))
 
 
-def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str) -> None:
+def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str,
+                      extras: list[str] | tuple[str, ...] = ()) -> None:
     table = quoted_table(source_table)
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()}
     if "record_key" not in present:
         raise ValueError(f"{source_table} has no record_key column")
+    columns = {**INPUT_COLUMNS, **{e: "VARCHAR" for e in extras}}
     select = ",\n    ".join(
         f'CAST("{col}" AS {typ}) AS {col}' if col in present else f"CAST(NULL AS {typ}) AS {col}"
-        for col, typ in INPUT_COLUMNS.items()
+        for col, typ in columns.items()
     )
     con.execute(f"CREATE OR REPLACE TEMP VIEW linkage_input AS SELECT\n    {select}\nFROM {table}")
     duplicates = con.execute(
@@ -88,9 +90,11 @@ def phonetic_codes(names: list[str]) -> pd.DataFrame:
     )
 
 
-def build_features(con: duckdb.DuckDBPyConnection, source_table: str) -> int:
-    """Create linkage.feature from the person records; returns the number of records."""
-    create_input_view(con, source_table)
+def build_features(con: duckdb.DuckDBPyConnection, source_table: str,
+                   extras: list[str] | tuple[str, ...] = ()) -> int:
+    """Create linkage.feature from the person records; returns the number of records.
+    `extras` columns are carried into the features as they are, for generic comparisons."""
+    create_input_view(con, source_table, extras)
     nicknames = nickname_table()
     con.register("linkage_nickname_df", nicknames)
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_nickname AS "
@@ -110,4 +114,9 @@ def build_features(con: duckdb.DuckDBPyConnection, source_table: str) -> int:
     con.unregister("linkage_phonetic_df")
     con.execute("CREATE SCHEMA IF NOT EXISTS linkage")
     con.execute(sql_file("features.sql"))
+    if extras:
+        carried = ", ".join(f"i.{e}" for e in extras)
+        con.execute(f"CREATE OR REPLACE TABLE linkage.feature AS SELECT f.*, {carried} "
+                    "FROM linkage.feature f JOIN linkage_input i USING (record_key) "
+                    "ORDER BY f.rid")
     return con.execute("SELECT count(*) FROM linkage.feature").fetchall()[0][0]

@@ -34,6 +34,19 @@ TEMP_TABLES = ["linkage_candidate", "linkage_gamma", "linkage_scored", "linkage_
                "linkage_phonetic"]
 
 
+def identifier_like_extras(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
+    """The extra columns whose values mostly tell records apart (an account or case number, say):
+    agreeing on one is worth a comparison even when every name is wrong (a blocking key), and
+    lifts the twin and sibling vetoes."""
+    found = []
+    for column in cfg.get("extras") or []:
+        distinct, present = con.execute(
+            f"SELECT count(DISTINCT {column}), count({column}) FROM linkage.feature").fetchall()[0]
+        if present and distinct / present >= float(cfg["extra_blocking_min_distinct"]):
+            found.append(column)
+    return found
+
+
 class _Timer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -85,7 +98,11 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
     comparisons = parse_comparisons(cfg)
     summary: dict = {}
     with timer.stage("features"):
-        n_records = build_features(con, source_table)
+        n_records = build_features(con, source_table, cfg.get("extras") or [])
+        id_like = identifier_like_extras(con, cfg)
+        cfg["blocking"]["rules"] += [{"name": c, "keys": [c]} for c in id_like]
+        for veto in cfg.get("vetoes", []):     # twins never share a case or account number
+            veto.setdefault("unless", {}).update({c: ["exact"] for c in id_like})
     with timer.stage("blocking"):
         summary.update(build_candidates(con, cfg))
     with timer.stage("comparisons"):

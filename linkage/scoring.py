@@ -23,12 +23,14 @@ def veto_conditions(settings: dict, comparisons: list[Comparison]) -> list[tuple
     vetoes = []
     for veto in settings.get("vetoes", []):
         parts = []
-        for comp_name, labels in veto["when"].items():
-            if comp_name not in by_name:
-                raise ValueError(f"linkage settings: veto {veto['name']} names no comparison")
-            comp = by_name[comp_name]
-            levels = ", ".join(str(comp.level_of(label)) for label in labels)
-            parts.append(f"g.{comp.gamma} IN ({levels})")
+        for clause, negate in (("when", False), ("unless", True)):
+            for comp_name, labels in (veto.get(clause) or {}).items():
+                if comp_name not in by_name:
+                    raise ValueError(f"linkage settings: veto {veto['name']} names no "
+                                     f"comparison {comp_name}")
+                comp = by_name[comp_name]
+                levels = ", ".join(str(comp.level_of(label)) for label in labels)
+                parts.append(f"g.{comp.gamma} {'NOT IN' if negate else 'IN'} ({levels})")
         vetoes.append((veto["name"], " AND ".join(parts)))
     return vetoes
 

@@ -35,10 +35,28 @@ def check_identifier(name: str, what: str) -> str:
     return name
 
 
+def extra_comparisons(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """One comparison per `extras` column, from the `extra_comparison` template; each also joins
+    the training sessions' estimates, since nothing about it is known beforehand."""
+    out = []
+    for column in settings.get("extras") or []:
+        check_identifier(column, "extra column")
+        out.append({"name": column, "column": column,
+                    **copy.deepcopy(settings["extra_comparison"])})
+    return out
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings = yaml.safe_load(SETTINGS_PATH.read_text())
     if overrides:
         settings = _merge(settings, overrides)
+    extras = extra_comparisons(settings)
+    if extras:
+        known = {c["name"] for c in settings["comparisons"]}
+        settings["comparisons"] += [c for c in extras if c["name"] not in known]
+        for session in settings["model"].get("training") or []:
+            session["estimate"] = list(dict.fromkeys(
+                [*session["estimate"], *(c["name"] for c in extras)]))
     for comparison in settings["comparisons"]:
         check_identifier(comparison["name"], "comparison name")
         n_levels = len(comparison["levels"]) + 1

@@ -96,3 +96,15 @@ l.sex IS NULL OR r.sex IS NULL
 
 -- name: sex_exact
 l.sex = r.sex
+
+-- Generic comparisons of a further column (`joinedup link --extra`): $column is the feature
+-- column the comparison names in its `column:` setting.
+
+-- name: extra_null
+l.$column IS NULL OR r.$column IS NULL
+
+-- name: extra_exact
+l.$column = r.$column
+
+-- name: extra_jw
+jaro_winkler_similarity(l.$column, r.$column) >= $threshold
