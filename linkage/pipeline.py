@@ -39,10 +39,14 @@ def identifier_like_extras(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[st
     agreeing on one is worth a comparison even when every name is wrong (a blocking key), and
     lifts the twin and sibling vetoes."""
     found = []
+    rule = cfg["extra_identifier"]
     for column in cfg.get("extras") or []:
-        distinct, present = con.execute(
-            f"SELECT count(DISTINCT {column}), count({column}) FROM linkage.feature").fetchall()[0]
-        if present and distinct / present >= float(cfg["extra_blocking_min_distinct"]):
+        distinct, present, repeats = con.execute(
+            f"SELECT count(DISTINCT {column}), count({column}), coalesce(max(n), 0) FROM "
+            f"linkage.feature LEFT JOIN (SELECT {column} AS v, count(*) AS n FROM "
+            f"linkage.feature GROUP BY 1) ON v = {column}").fetchall()[0]
+        if (present and distinct / present >= float(rule["min_distinct"])
+                and repeats <= int(rule["max_repeats"])):
             found.append(column)
     return found
 
