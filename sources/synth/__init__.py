@@ -155,7 +155,8 @@ def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.
                              spreadsheet=supplier.encoding == "xlsx")
     faults = _faults(rng, supplier.source, rendered,
                      load("agencies")["faults"].get(supplier.source, {}))
-    used = np.isin(refs, events["person_ref"].to_numpy())   # a duplicate may get no rows
+    # a duplicate may get no rows; pandas hashes (np.isin on strings compares every pair)
+    used = pd.Series(refs).isin(events["person_ref"]).to_numpy()
     truth = pd.DataFrame({
         "source": supplier.source,
         "person_ref": refs[used],
