@@ -95,4 +95,12 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
                                               max_value=end_of_day),
             f"dob must be plausible for a child or care leaver (aged 0 to "
             f"{settings['max_age_years']} at the extract date, not in the future)", "dob")
+        event = kind.event_date or next(
+            (c.name for c in kind.columns.values() if c.required and c.type in ("date", "datetime")
+             and c.name != "dob"), None)
+        if event and event in present:
+            add(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=event, column_B="dob", or_equal=True,
+                    ignore_row_if="either_value_is_missing"),
+                f"dob must not be after {event} (a child cannot appear before birth)", "dob")
     return gx.ExpectationSuite(name=name, expectations=found)

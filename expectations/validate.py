@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -33,8 +34,10 @@ class Validation:
     failures: pd.DataFrame          # row_number, column_name, rule, value, severity
     quarantined_rows: list[int]
     warnings: dict[str, int] = field(default_factory=dict)   # rule -> rows (not quarantined)
+    warned: pd.DataFrame | None = None   # row_number, column_name, rule of warnings (no values)
     expectations: int = 0
     success: bool = True
+    data_docs: Path | None = None   # index.html of the run's Data Docs site, when written
 
 
 @cache
@@ -73,7 +76,9 @@ def validation_frame(mapped: MappedExtract) -> pd.DataFrame:
 
 
 def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
-                     settings: dict | None = None) -> Validation:
+                     settings: dict | None = None, docs_dir: Path | None = None,
+                     batch_label: str = "") -> Validation:
+    """Validate, and with `docs_dir` add the result (counts only) to that Data Docs site."""
     context = _context()
     suite = context.suites.add_or_update(
         build_suite(mapped.kind, mapped.columns, as_of, suite_name, settings))
@@ -85,7 +90,12 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
         batch_parameters={"dataframe": frame},
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
     )
-    records, warnings = [], {}
+    docs = None
+    if docs_dir is not None:
+        from expectations.docs import write_data_docs
+
+        docs = write_data_docs(docs_dir, suite, result, batch_label or suite_name)
+    records, warnings, warned = [], {}, []
     for res in result.results:
         if res.success:
             continue
@@ -98,6 +108,8 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
         rows = [d[ROW] for d in res.result.get("unexpected_index_list") or []]
         if str(config.severity) in ("warning", "FailureSeverity.WARNING", "info"):
             warnings[rule] = len(rows)
+            warned += [{"row_number": int(row), "column_name": column, "rule": rule}
+                       for row in rows]
             continue
         raw_col = f"{column}_raw" if column and f"{column}_raw" in mapped.frame else None
         for row in rows:
@@ -110,4 +122,5 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
     log.info("validated %s: %d rows, %d quarantined, %d expectations", suite_name,
              len(mapped.frame), len(bad), len(result.results))
     return Validation(good=good, failures=failures, quarantined_rows=bad, warnings=warnings,
-                      expectations=len(result.results), success=not bad)
+                      warned=pd.DataFrame(warned, columns=["row_number", "column_name", "rule"]),
+                      expectations=len(result.results), success=not bad, data_docs=docs)

@@ -133,5 +133,20 @@ def evaluate(home: HomeOption = None) -> None:
                   f"F1={scores['f1']:.3f}")
 
 
+from flows.cli_sources import sources_app  # noqa: E402, I001
+app.add_typer(sources_app, name="sources")
+from flows.cli_link import link  # noqa: E402, I001
+app.command()(link)
+
+from flows.cli_ops import rebuild, rollback, runs, serve  # noqa: E402, I001
+for _command in (runs, rollback, rebuild, serve):
+    app.command()(_command)
+
+from flows.cli_publication import return_command, report_command, sql_command  # noqa: E402, I001
+app.command("return")(return_command)
+app.command("report")(report_command)
+app.command("sql")(sql_command)
+
+
 if __name__ == "__main__":
     app()

@@ -7,6 +7,10 @@ counts only, so no personal data reaches Prefect's database, logs or results.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import urllib.request
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,8 +18,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from flows import steps
+from flows import runlog, steps
 from flows.home import Home
+from warehouse import swap
 
 FILE_RETRIES = {"retries": 2, "retry_delay_seconds": exponential_backoff(backoff_factor=2)}
 
@@ -64,44 +69,157 @@ def export_task(build: Path, home: Home, as_of: date) -> list[Path]:
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_task(home: Home, build: Path) -> Path:
-    return steps.publish(home, build)
+def publish_task(home: Home, build: Path, run_id: str) -> Path:
+    return steps.publish(home, build, run_id=run_id)
 
 
-def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = None) -> dict:
-    """The nightly run's body, shared by the flow and by `joinedup run`."""
+WEBHOOK_ENV = "JOINEDUP_WEBHOOK_URL"
+
+
+def webhook_url(settings: dict) -> str | None:
+    """`notify: {webhook_url: ...}` in joinedup.yaml, else $JOINEDUP_WEBHOOK_URL."""
+    return (settings.get("notify") or {}).get("webhook_url") or os.environ.get(WEBHOOK_ENV)
+
+
+def notify(url: str | None, payload: dict) -> bool:
+    """POST a JSON run notice (run id, status, step, error class: no personal data, and never the
+    error message, which could quote a value). A broken webhook is logged, not raised, so it
+    cannot hide the run's own failure."""
+    if not url:
+        return False
+    request = urllib.request.Request(url, data=json.dumps(payload).encode("utf-8"),
+                                     headers={"Content-Type": "application/json"},
+                                     method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return 200 <= response.status < 300
+    except (OSError, ValueError) as exc:
+        logging.getLogger("joinedup").warning("failure notification to the webhook failed: %s",
+                                              type(exc).__name__)
+        return False
+
+
+def summary_markdown(summary: dict) -> str:
+    """The run's counts as markdown for a Prefect artifact (file names, counts, no values)."""
+    lines = [f"# Joined Up nightly run {summary['run_id']}", "",
+             f"Period ending {summary['as_of']}; {summary['files_received']} files received, "
+             f"{summary['files_rejected']} rejected.", "",
+             "| source | file | status | rows in | loaded | quarantined |",
+             "|---|---|---|---:|---:|---:|"]
+    for e in summary["extracts"]:
+        lines.append(f"| {e['source']} | {e['file_name']} | {e['status']} | {e['rows_in']} | "
+                     f"{e['rows_loaded']} | {e['rows_quarantined']} |")
+    linked = summary["linkage"]
+    lines += ["", f"- person records: {summary['person_records']}",
+              f"- children linked: {linked.get('clusters', 0)}",
+              f"- pairs for review: {linked.get('review_pairs', 0)}",
+              f"- tables published: "
+              f"{len((summary['tables'].get('publication') or {}).get('rows', {}))}",
+              f"- CSV exports: {len(summary['exports'])}"]
+    return "\n".join(lines)
+
+
+def _artifact(summary: dict) -> None:
+    try:
+        from prefect.artifacts import create_markdown_artifact
+
+        create_markdown_artifact(markdown=summary_markdown(summary), key="nightly-run-summary",
+                                 description=f"Joined Up run {summary['run_id']}: counts only")
+    except Exception as exc:  # noqa: BLE001 - a reporting hiccup must not fail a published run
+        get_run_logger().warning("could not write the run summary artifact: %s",
+                                 type(exc).__name__)
+
+
+def _model_summary(linked: dict) -> dict:
+    return {k: v for k, v in linked.items() if k != "seconds"}
+
+
+def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = None,
+                kind: str = "nightly") -> dict:
+    """The nightly run's body, shared by the flow and by `joinedup run` / `rebuild`."""
     logger = get_run_logger()
     run_date = run_date or datetime.now(UTC).date()
     as_of = as_of or steps.default_as_of(run_date)
     settings = home.settings()
     run_id = steps.new_run_id()
+    step = ["lock"]
+
+    def at(name: str) -> None:
+        step[0] = name
+        steps.pause_point(name)
+
+    home.ensure()
+    build = steps.build_path(home, run_id)
+    started = False
+    try:
+        with swap.run_lock(home.warehouse_dir):
+            steps.clean_orphans(home)
+            runlog.append(home, {"event": "started", "run_id": run_id, "kind": kind,
+                                 "code_version": steps.code_version(),
+                                 "started_at": datetime.now(UTC).isoformat(),
+                                 "as_of": as_of.isoformat(), "run_date": run_date.isoformat(),
+                                 "pid": os.getpid()})
+            started = True
+            summary = _run_steps(home, run_id, build, as_of, run_date, settings, at, logger)
+            step[0] = "record"
+            runlog.append(home, {
+                "event": "finished", "run_id": run_id, "status": "published",
+                "ended_at": datetime.now(UTC).isoformat(),
+                "extracts": [{k: o[k] for k in ("source", "file_name", "extract_id", "status",
+                                                "rows_in", "rows_loaded", "rows_quarantined")}
+                             for o in summary["extracts"]],
+                "files_received": summary["files_received"],
+                "files_rejected": summary["files_rejected"],
+                "person_records": summary["person_records"],
+                "model": _model_summary(summary["linkage"]),
+                "settings": settings,
+            })
+    except BaseException as exc:
+        # a failed run never publishes; its partial build is removed, the published file stays
+        if started:
+            build.unlink(missing_ok=True)
+            build.with_name(build.name + ".wal").unlink(missing_ok=True)
+            runlog.append(home, {"event": "finished", "run_id": run_id, "status": "failed",
+                                 "ended_at": datetime.now(UTC).isoformat(), "step": step[0],
+                                 "error_class": type(exc).__name__})
+        logger.error("run %s failed at step %s (%s); the published warehouse is unchanged",
+                     run_id, step[0], type(exc).__name__)
+        notify(webhook_url(settings), {"flow": kind, "run_id": run_id, "status": "failed",
+                                       "step": step[0], "error_class": type(exc).__name__})
+        raise
+    _artifact(summary)
+    return summary
+
+
+def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date,
+               settings: dict, at, logger) -> dict:
+    at("receive")
     receipts = receive_task(home)
     plan = plan_task(home)
     logger.info("run %s: %d files received, %d extracts in this build, period ending %s",
                 run_id, len(receipts), len(plan), as_of)
-    build = steps.build_path(home, run_id)
-    try:
-        new_build_task(home, run_id, as_of, settings)
-        outcomes = [ingest_task(build, home, r, seq, run_date, settings)
-                    for seq, r in enumerate(plan, start=1)]
-        planned = plan
-        while fallback := steps.fallback_extracts(home, planned, outcomes):
-            logger.warning("run %s: newest delivery of %s could not be loaded; using the one "
-                           "before it", run_id, ", ".join(sorted({r.source for r in fallback})))
-            outcomes += [ingest_task(build, home, r, seq, run_date, settings)
-                         for seq, r in enumerate(fallback, start=len(outcomes) + 1)]
-            planned = fallback
-        records = finish_staging_task(build)
-        linked = link_task(build, home, settings)
-        tables = derive_task(build, as_of, settings)
-        exported = export_task(build, home, as_of)
-        live = publish_task(home, build)
-    except BaseException:
-        # a failed run never publishes; its partial build is removed, the published file stays
-        build.unlink(missing_ok=True)
-        build.with_name(build.name + ".wal").unlink(missing_ok=True)
-        logger.error("run %s failed; the published warehouse is unchanged", run_id)
-        raise
+    at("new-build")
+    new_build_task(home, run_id, as_of, settings)
+    at("ingest")
+    outcomes = [ingest_task(build, home, r, seq, run_date, settings)
+                for seq, r in enumerate(plan, start=1)]
+    planned = plan
+    while fallback := steps.fallback_extracts(home, planned, outcomes):
+        logger.warning("run %s: newest delivery of %s could not be loaded; using the one "
+                       "before it", run_id, ", ".join(sorted({r.source for r in fallback})))
+        outcomes += [ingest_task(build, home, r, seq, run_date, settings)
+                     for seq, r in enumerate(fallback, start=len(outcomes) + 1)]
+        planned = fallback
+    at("person-records")
+    records = finish_staging_task(build)
+    at("link")
+    linked = link_task(build, home, settings)
+    at("derive")
+    tables = derive_task(build, as_of, settings)
+    at("export")
+    exported = export_task(build, home, as_of)
+    at("publish")
+    live = publish_task(home, build, run_id)
     steps.record_outcomes(home, run_id, outcomes)
     summary = {
         "run_id": run_id,
@@ -121,7 +239,15 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
     return summary
 
 
-@flow(name="nightly")
-def nightly(home: str, as_of: date | None = None) -> dict:
-    """Nightly build of one partnership's warehouse from its inbox and archive."""
-    return run_nightly(Home(Path(home)), as_of)
+def _run_name() -> str:
+    """Prefect's default run names are random words ('rose-centipede') that can read like a
+    child's name in a log; a timestamp cannot."""
+    return f"nightly-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+
+@flow(name="nightly", flow_run_name=_run_name)
+def nightly(home: str, as_of: date | None = None, run_date: date | None = None,
+            kind: str = "nightly") -> dict:
+    """Nightly build of one partnership's warehouse from its inbox and archive. `run_date`
+    (default today) is the date validation checks against; `rebuild` passes the recorded one."""
+    return run_nightly(Home(Path(home)), as_of, run_date, kind)

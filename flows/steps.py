@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from expectations.docs import docs_dir
 from expectations.validate import validate_extract
 from flows.home import Home
 from sources.archive import Ledger, Receipt, current_extracts, receive_inbox
@@ -27,6 +28,8 @@ from warehouse.db import connect
 from warehouse.schema import create_schema
 
 log = logging.getLogger("joinedup")
+
+DEFAULT_KEEP_BUILDS = 7
 
 
 def default_as_of(run_date: date) -> date:
@@ -152,6 +155,7 @@ class ExtractOutcome:
     blank_rows: int = 0
     warnings: int = 0
     problem: str = ""
+    data_docs: str = ""      # the run's Data Docs index.html, relative to the home directory
 
 
 def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date: date,
@@ -174,7 +178,9 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
         log.warning("rejected %s", outcome.problem)
         return outcome
     suite = f"{kind.name}.{cmap.name}"
-    result = validate_extract(mapped, run_date, suite, validation_settings)
+    result = validate_extract(mapped, run_date, suite, validation_settings,
+                              docs_dir=docs_dir(home.root, build.stem),
+                              batch_label=f"{receipt.file_name} ({receipt.sha256[:12]})")
     con = connect(build)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -200,6 +206,8 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
     outcome.rows_quarantined = len(result.quarantined_rows)
     outcome.blank_rows = mapped.blank_rows
     outcome.warnings = sum(result.warnings.values())
+    if result.data_docs:
+        outcome.data_docs = str(result.data_docs.relative_to(home.root))
     log.info("loaded %s: %d rows in, %d loaded, %d quarantined", receipt.file_name,
              outcome.rows_in, outcome.rows_loaded, outcome.rows_quarantined)
     return outcome
@@ -272,8 +280,89 @@ def export(build: Path, home: Home, as_of: date) -> list[Path]:
         con.close()
 
 
-def publish(home: Home, build: Path, keep: int = 7) -> Path:
-    return swap.publish_build(build, home.live, keep=keep)
+def keep_builds(home: Home) -> int:
+    """How many builds to keep for rollback: `warehouse: {keep_builds: N}` in joinedup.yaml."""
+    value = (home.settings().get("warehouse") or {}).get("keep_builds", DEFAULT_KEEP_BUILDS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{home.root / 'joinedup.yaml'}: warehouse.keep_builds must be a whole "
+                         f"number of at least 1 (it is {value!r})")
+    return value
+
+
+def publish(home: Home, build: Path, keep: int | None = None, run_id: str | None = None) -> Path:
+    """Record each published table's lineage in the build, then swap it in atomically."""
+    record_lineage(build, run_id or build.stem)
+    return swap.publish_build(build, home.live, keep=keep or keep_builds(home),
+                              before_swap=lambda: pause_point("swap"))
+
+
+def record_lineage(build: Path, run_id: str) -> int:
+    """meta.lineage: for every table in the publish and mart schemas, the run and the extracts
+    (sha256) it came from. Every loaded extract feeds linkage, so every table lists them all."""
+    con = connect(build)
+    try:
+        extracts = [e for (e,) in con.execute(
+            "SELECT extract_id FROM meta.extract ORDER BY extract_id").fetchall()]
+        tables = con.execute(
+            "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name IN ('publish', 'mart') "
+            "ORDER BY ALL").fetchall()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM meta.lineage")
+        for schema, table, _ in tables:
+            count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
+            con.execute("INSERT INTO meta.lineage VALUES (?, ?, ?, ?, ?, ?)",
+                        [schema, table, run_id, count, extracts, now])
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+        return len(tables)
+    finally:
+        con.close()
+
+
+def clean_orphans(home: Home) -> list[Path]:
+    """Builds, WALs and staging links left by runs that died (call holding the run lock).
+
+    A build whose run started but never published is an orphan, unless it is the published file
+    (killed between the swap and the ledger write): that one is recorded as published."""
+    from flows import runlog
+
+    published = runlog.published_run_ids(home)
+    unfinished = runlog.started_run_ids(home) - published
+    live = swap.live_build(home.builds, home.live)
+    if live is not None and live.stem in unfinished:
+        runlog.append(home, {"event": "recovered", "run_id": live.stem})
+        unfinished.discard(live.stem)
+    removed = swap.remove_orphans(home.builds, home.live, unfinished)
+    for path in removed:
+        log.warning("removed %s left by a run that did not finish", path.name)
+    return removed
+
+
+PAUSE_ENV = "JOINEDUP_PAUSE_BEFORE"
+PAUSE_MARKER = "JOINEDUP-PAUSED"
+
+
+def pause_point(step: str) -> None:
+    """Test hook for the crash-safety tests; does nothing unless JOINEDUP_PAUSE_BEFORE names
+    this step. Then it prints `JOINEDUP-PAUSED <step>` to stderr and waits (up to
+    JOINEDUP_PAUSE_SECONDS, default 300) for the test to kill the process, or for the file
+    named by JOINEDUP_RESUME_FILE to appear. Steps: receive, new-build, ingest,
+    person-records, link, derive, export, publish, swap."""
+    import os
+    import sys
+    import time
+
+    if os.environ.get(PAUSE_ENV) != step:
+        return
+    print(f"{PAUSE_MARKER} {step} pid={os.getpid()}", file=sys.__stderr__, flush=True)
+    resume = os.environ.get("JOINEDUP_RESUME_FILE")
+    deadline = time.monotonic() + float(os.environ.get("JOINEDUP_PAUSE_SECONDS", "300"))
+    while time.monotonic() < deadline:
+        if resume and Path(resume).exists():
+            return
+        time.sleep(0.1)
 
 
 def record_outcomes(home: Home, run_id: str, outcomes: list[ExtractOutcome]) -> None:

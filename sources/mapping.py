@@ -13,6 +13,7 @@ import pandas as pd
 
 from sources import parsing, standardise
 from sources.column_maps import ColumnMap, ColumnRule, normalise_header
+from sources.errors import ExtractError
 from sources.kinds import Column, Kind, get_kind
 from sources.readers import RawExtract
 
@@ -35,19 +36,34 @@ class MappedExtract:
     columns: list[str]                  # canonical columns present
     blank_rows: int = 0
     notes: list[str] = field(default_factory=list)   # absent optional columns etc. (no values)
+    extra_columns: list[str] = field(default_factory=list)  # supplier columns the map ignores
 
     @property
     def rows_in(self) -> int:
         return len(self.frame)
 
 
-def _column_text(raw: RawExtract, rule: ColumnRule, lookup: dict[str, str]) -> pd.Series | None:
+def _kept_words(col: Column, rule: ColumnRule) -> frozenset[str]:
+    """Placeholder words ('unknown', 'not known') that a code column's code set maps itself:
+    there they are answers (refused / not known), kept apart from a blank (not recorded)."""
+    if col.type != "code":
+        return frozenset()
+    mapped = parsing.code_lookup(col.codes, rule.codes, rule.translate)
+    return frozenset(mapped) & standardise.NULL_WORDS
+
+
+def _column_text(raw: RawExtract, rule: ColumnRule, lookup: dict[str, str],
+                 keep: frozenset[str] = frozenset()) -> pd.Series | None:
     if rule.value is not None:
         return pd.Series(rule.value, index=raw.frame.index, dtype="string")
     source = lookup.get(normalise_header(rule.column)) if rule.column else None
     if source is None:
         return None
-    text = standardise.blank_to_null(raw.frame[source].astype("string"))
+    original = raw.frame[source].astype("string")
+    text = standardise.blank_to_null(original)
+    if keep:
+        stripped = original.str.strip()
+        text = text.mask(stripped.str.upper().isin(keep), stripped)
     if rule.time_column:
         time_source = lookup.get(normalise_header(rule.time_column))
         if time_source is not None:
@@ -102,6 +118,14 @@ def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract
     blank = frame.isna() | frame.astype("string").apply(lambda s: s.str.strip() == "")
     keep = ~blank.all(axis=1)
     blank_rows = int((~keep).sum())
+    if not keep.any():
+        raise ExtractError(
+            file_name,
+            "the file has column headings but no data rows"
+            + (f" ({blank_rows} blank rows)" if blank_rows else ""),
+            "Ask the supplier to re-send the full extract; an empty delivery is not loaded, so "
+            "it cannot replace the previous one.",
+        )
     raw = RawExtract(frame=frame[keep], header=raw.header, header_row=raw.header_row,
                      encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet)
     lookup = {normalise_header(h): h for h in raw.frame.columns}
@@ -109,17 +133,24 @@ def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract
     present, notes = [], []
     for name, rule in cmap.columns.items():
         col = kind.columns[name]
-        text = _column_text(raw, rule, lookup)
+        text = _column_text(raw, rule, lookup, _kept_words(col, rule))
         if text is None:
             notes.append(f"column '{rule.column}' ({name}) is not in the file; treated as absent")
             continue
         out[f"{name}_raw"] = text
         out[name] = _parse(col, rule, text, cmap, raw.is_spreadsheet, file_name)
         present.append(name)
+    used = {normalise_header(c) for rule in cmap.columns.values() for c in rule.supplier_columns}
+    extra = [str(h) for h in raw.frame.columns
+             if normalise_header(h) not in used and str(h).strip()
+             and not str(h).startswith("Unnamed: ")]
+    if extra:
+        notes.append(f"{len(extra)} column(s) not in map '{cmap.name}' were ignored: "
+                     + ", ".join(f"'{h}'" for h in extra[:10]))
     if "person_ref" not in present and "record_id" in present:
         # exports with no person id: each row stands for its own person record
         out["person_ref"] = out["record_id"]
         out["person_ref_raw"] = out["record_id_raw"]
         present.append("person_ref")
     return MappedExtract(kind=kind, map_name=cmap.name, frame=out, columns=present,
-                         blank_rows=blank_rows, notes=notes)
+                         blank_rows=blank_rows, notes=notes, extra_columns=extra)

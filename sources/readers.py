@@ -22,6 +22,7 @@ XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 SUPPORTED = CSV_SUFFIXES | XLSX_SUFFIXES | PARQUET_SUFFIXES
 PEEK_ROWS = 30
+MAX_FIELD = 64 << 20   # bytes in one CSV cell
 # Bytes that Windows-1252 leaves undefined: a file holding them is not cp1252.
 CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
 
@@ -67,7 +68,14 @@ def detect_encoding(data: bytes, file_name: str) -> str:
         return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    if b"\x00" in data[:4096]:
+    head = data[:4096]
+    if b"\x00" in head:
+        # UTF-16 without a byte-order mark: text in one byte of each pair, NUL in the other
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "utf-16-be"
         raise ExtractError(
             file_name,
             "the file holds binary data (NUL bytes), so it is not a text CSV",
@@ -142,7 +150,14 @@ class CsvSource:
 
     def peek(self) -> list[list[str]]:
         lines = self.text.splitlines()[:PEEK_ROWS]
-        return [row for row in csv.reader(lines, delimiter=self.delimiter)]
+        csv.field_size_limit(MAX_FIELD)   # a 1 MB free-text cell is data, not a fault
+        try:
+            return [row for row in csv.reader(lines, delimiter=self.delimiter)]
+        except csv.Error as exc:
+            raise ExtractError(
+                self.path.name, f"the start of the CSV cannot be parsed ({exc})",
+                "Check for unbalanced quotes or stray NUL bytes and ask for a re-export.",
+            ) from None
 
     def read(self, header_row: int) -> RawExtract:
         try:

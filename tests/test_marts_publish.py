@@ -320,7 +320,8 @@ def test_export_csv(tmp_path):
                 "'zero', '=HYPERLINK(\"x\")')")
     paths = export_csv(con, tmp_path / "out")
     names = sorted(p.name for p in paths)
-    assert names == ["indicator_breakdown.csv", "indicator_status.csv",
+    assert names == ["data_completeness.csv", "feed_overlap.csv", "indicator_breakdown.csv",
+                     "indicator_status.csv", "linkage_summary.csv", "missing_episodes.csv",
                      "table8_datasets.csv", "table9_indicators.csv"]
     with (tmp_path / "out" / "indicator_breakdown.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -25,6 +25,7 @@ import yaml
 from sources.codes import CODES_DIR, load_table
 from warehouse.disclosure import Cell, DisclosureError, Equation, check_disclosure, render, suppress
 from warehouse.indicators import period_label
+from warehouse.publication_tables import build_extra_tables, extra_rows, population_for
 from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
 from warehouse.sqlfiles import run_sql
 
@@ -287,6 +288,10 @@ def publish_tables(
     available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
     threshold = s.disclosure_threshold
     system = build_cell_system(s, profile, by_indicator, demog, available)
+    population = population_for(con, s)
+    extra = build_extra_tables(con, s, period, population)
+    system.cells.extend(extra.cells)
+    system.equations.extend(extra.equations)
     cells = suppress(system.cells, system.equations, threshold)
     problems = check_disclosure(cells, system.equations, threshold)
     if problems:
@@ -331,6 +336,9 @@ def publish_tables(
     _replace(con, "publish.indicator_status",
              ["feed", "indicator", "inquiry_number", "indicator_label", "dataset", "status",
               "note"], status_rows, period)
+    extra_tables = extra_rows(extra, cells)
+    for table, (columns, rows) in extra_tables.items():
+        _replace(con, table, columns, rows, period)
     cell_rows = [
         {"cell_id": c.id, "value": c.value, "level": c.level, "suppressed": c.suppressed,
          "reason": c.reason}
@@ -346,8 +354,11 @@ def publish_tables(
         "secondary_suppressed": sum(c.reason == "secondary" for c in cells.values()),
         "indicators_not_available": indicators_na,
         "rows": {"table8_datasets": len(t8), "table9_indicators": len(t9),
-                 "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows)},
+                 "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows),
+                 **{table.split(".")[1]: len(rows) for table, (_c, rows) in extra_tables.items()}},
+        "population": population,
     }
+    run_sql(con, "ddl/analyst.sql")
     log.info(
         "published %s: %d cells, %d primary and %d secondary suppressions",
         summary["period"], summary["cells"], summary["primary_suppressed"],

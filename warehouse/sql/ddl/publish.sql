@@ -64,3 +64,64 @@ CREATE TABLE IF NOT EXISTS mart.publication_cell (
     suppressed    BOOLEAN NOT NULL,
     reason        VARCHAR                -- primary / secondary
 );
+
+-- Missing episodes (warehouse.publication_tables): one row per feed and measure. `unit` is
+-- episodes or children; `denominator` is the count the percentage is of; rates are per 10,000
+-- children aged rate_ages in the population file (':' without one).
+CREATE TABLE IF NOT EXISTS publish.missing_episodes (
+    period_start      DATE NOT NULL,
+    period_end        DATE NOT NULL,
+    feed              VARCHAR NOT NULL,
+    feed_label        VARCHAR NOT NULL,
+    measure           VARCHAR NOT NULL,
+    measure_label     VARCHAR NOT NULL,
+    unit              VARCHAR NOT NULL,
+    value             VARCHAR NOT NULL,
+    denominator_label VARCHAR NOT NULL,
+    denominator       VARCHAR NOT NULL,
+    pct_of_denominator VARCHAR NOT NULL,
+    rate_per_10000    VARCHAR NOT NULL,
+    population        VARCHAR NOT NULL
+);
+
+-- Children by the combination of feeds they appear in (any record held in the build).
+CREATE TABLE IF NOT EXISTS publish.feed_overlap (
+    period_start      DATE NOT NULL,
+    period_end        DATE NOT NULL,
+    row_type          VARCHAR NOT NULL,   -- combination / feed_total / all
+    feeds             VARCHAR NOT NULL,   -- e.g. 'LA + POL'; 'All'
+    feed_count        INTEGER NOT NULL,
+    children          VARCHAR NOT NULL,
+    pct_of_children   VARCHAR NOT NULL,
+    denominator       VARCHAR NOT NULL    -- all children in any feed
+);
+
+-- Per feed: records, how linkage grouped them into children, and overlap with other feeds.
+CREATE TABLE IF NOT EXISTS publish.linkage_summary (
+    period_start      DATE NOT NULL,
+    period_end        DATE NOT NULL,
+    feed              VARCHAR NOT NULL,
+    feed_label        VARCHAR NOT NULL,
+    records           VARCHAR NOT NULL,
+    records_linked    VARCHAR NOT NULL,   -- placed in a child by linkage
+    records_not_linked VARCHAR NOT NULL,
+    children          VARCHAR NOT NULL,
+    records_merged_within_feed VARCHAR NOT NULL,  -- records - children
+    children_only_this_feed VARCHAR NOT NULL,
+    children_also_other_feeds VARCHAR NOT NULL,
+    pct_children_also_other_feeds VARCHAR NOT NULL
+);
+
+-- Per feed and field: records with the field not recorded.
+CREATE TABLE IF NOT EXISTS publish.data_completeness (
+    period_start      DATE NOT NULL,
+    period_end        DATE NOT NULL,
+    feed              VARCHAR NOT NULL,
+    feed_label        VARCHAR NOT NULL,
+    field             VARCHAR NOT NULL,
+    field_label       VARCHAR NOT NULL,
+    records           VARCHAR NOT NULL,
+    recorded          VARCHAR NOT NULL,
+    not_recorded      VARCHAR NOT NULL,
+    pct_not_recorded  VARCHAR NOT NULL
+);

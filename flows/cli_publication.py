@@ -1,0 +1,108 @@
+"""`joinedup return`, `joinedup report` and `joinedup sql`: the quarterly return, the HTML report
+and read-only SQL on the published warehouse. Registered in flows/cli.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flows.home import resolve_home
+
+console = Console()
+
+HomeOption = Annotated[Path | None, typer.Option(
+    "--home", help="The partnership's working directory (default: $JOINEDUP_HOME or "
+                   "./joinedup-home).")]
+QuarterOption = Annotated[str | None, typer.Option(
+    "--quarter", help="Calendar quarter such as 2026Q3 (default: the last complete quarter).")]
+
+
+def _build(home: Path | None, quarter: str | None, report: bool):
+    from warehouse.disclosure import DisclosureError
+    from warehouse.returns import ReturnError, build_return
+
+    target = resolve_home(home)
+    try:
+        return build_return(target.root, quarter, report=report)
+    except (ReturnError, DisclosureError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def return_command(home: HomeOption = None, quarter: QuarterOption = None) -> None:
+    """Write the quarterly return (XLSX workbook, CSV files and HTML report) for a quarter."""
+    result = _build(home, quarter, report=True)
+    console.print(f"quarterly return {result.quarter} ({result.period_start} to "
+                  f"{result.period_end})")
+    console.print(f"  workbook: {result.workbook}")
+    console.print(f"  CSV:      {result.csv_dir} ({len(result.csv_files)} files)")
+    console.print(f"  report:   {result.report}")
+
+
+def report_command(home: HomeOption = None, quarter: QuarterOption = None) -> None:
+    """Write the HTML report for a quarter (the return's files are written too)."""
+    result = _build(home, quarter, report=True)
+    console.print(f"report {result.quarter}: {result.report}")
+
+
+def _print(con, query: str) -> None:
+    result = con.execute(query)
+    if result.description is None:
+        console.print("ok")
+        return
+    columns = [d[0] for d in result.description]
+    rows = result.fetchall()
+    table = Table(*columns, show_lines=False)
+    for row in rows[:1000]:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    more = f" (first 1000 of {len(rows)} shown)" if len(rows) > 1000 else ""
+    console.print(f"{len(rows)} rows{more}")
+
+
+def sql_command(
+    home: HomeOption = None,
+    query: Annotated[str | None, typer.Argument(
+        help="SQL to run; without it an interactive prompt opens (.quit to leave).")] = None,
+) -> None:
+    """Query the published warehouse read-only (start with the analyst schema)."""
+    import duckdb
+
+    from warehouse.db import connect
+
+    target = resolve_home(home)
+    if not target.live.exists():
+        console.print(f"[red]{target.live} not found: run `joinedup run` first[/red]")
+        raise typer.Exit(1)
+    con = connect(target.live, read_only=True)
+    try:
+        if query is not None:
+            try:
+                _print(con, query)
+            except duckdb.Error as exc:
+                console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1) from None
+            return
+        console.print(f"{target.live} (read-only). Try: SELECT * FROM analyst.published_table8; "
+                      "end a query with ';', leave with .quit")
+        buffer: list[str] = []
+        while True:
+            try:
+                line = input("joinedup> " if not buffer else "      ...> ")
+            except EOFError:
+                break
+            if not buffer and line.strip() in (".quit", ".exit", "quit", "exit"):
+                break
+            buffer.append(line)
+            if line.rstrip().endswith(";"):
+                try:
+                    _print(con, "\n".join(buffer))
+                except duckdb.Error as exc:
+                    console.print(f"[red]{exc}[/red]")
+                buffer = []
+    finally:
+        con.close()

@@ -1,0 +1,76 @@
+"""The run ledger: one JSON line per event of every nightly run, in `lake/runs.jsonl`.
+
+It sits beside the receipt ledger (`lake/ledger.jsonl`) and outlives every warehouse build, so
+`joinedup runs` can list runs that died without a build, and `joinedup rebuild` knows the
+reporting date and run date of the last publication. Entries hold run ids, file names, sha256
+checksums, counts, model summaries and settings: never a personal value.
+
+Events: `started` (written before the run creates its build file), `finished` (status
+`published` or `failed`, with the failing step and the error's class), `rollback`, and
+`recovered` (a build found published after its run was killed between swap and ledger write).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from flows.home import Home
+
+FILE = "runs.jsonl"
+
+
+def path(home: Home) -> Path:
+    return home.lake / FILE
+
+
+def append(home: Home, entry: dict) -> None:
+    target = path(home)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def entries(home: Home) -> list[dict]:
+    target = path(home)
+    if not target.exists():
+        return []
+    out = []
+    for line in target.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:   # a line cut short by a crash is skipped, not fatal
+            continue
+    return out
+
+
+def runs(home: Home) -> list[dict]:
+    """One dict per run id, oldest first: the `started` entry merged with its `finished` one.
+    A run with no `finished` entry has status `incomplete` (killed, or still running)."""
+    merged: dict[str, dict] = {}
+    for e in entries(home):
+        run_id = e.get("run_id")
+        if not run_id or e.get("event") not in ("started", "finished", "recovered"):
+            continue
+        run = merged.setdefault(run_id, {"run_id": run_id, "status": "incomplete"})
+        if e["event"] == "recovered":
+            run["status"] = "published"
+            continue
+        run.update({k: v for k, v in e.items() if k != "event"})
+    return sorted(merged.values(), key=lambda r: r["run_id"])
+
+
+def published_run_ids(home: Home) -> set[str]:
+    return {r["run_id"] for r in runs(home) if r["status"] == "published"}
+
+
+def started_run_ids(home: Home) -> set[str]:
+    return {r["run_id"] for r in runs(home)}
+
+
+def last_published(home: Home) -> dict | None:
+    done = [r for r in runs(home) if r["status"] == "published"]
+    return done[-1] if done else None

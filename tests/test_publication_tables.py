@@ -1,0 +1,170 @@
+"""Missing episodes, feed overlap, linkage summary and data completeness tables, on invented
+children: counts before suppression, and the shared suppression + disclosure check."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from tests.test_indicators import P_END, P_START, add_event, add_person, derive, link, new_warehouse
+from warehouse.db import scalar
+from warehouse.disclosure import is_primary
+from warehouse.marts import build_marts
+from warehouse.publication_tables import load_population
+from warehouse.publish import publish_tables
+
+NO_SUPPRESSION = {"publication": {"disclosure": {"threshold": 1}}}
+
+
+def build_missing_cohort(con) -> None:
+    """Child M1 (social care s1 + police n1), child M2 (social care s2), child M3 (police n3),
+    child M4 (school only), and an unlinked school record."""
+    add_person(con, "social_care", "s1", dob=date(2011, 1, 1), sex="F", ethnicity="WBRI")
+    add_person(con, "police", "n1", dob=date(2011, 1, 1), sex="F")
+    add_person(con, "social_care", "s2", dob=date(2012, 1, 1), sex="M")
+    add_person(con, "police", "n3", dob=date(2010, 5, 5), sex="M")
+    add_person(con, "school", "p4", dob=date(2013, 2, 2), sex="F", ethnicity="APKN")
+    add_person(con, "school", "p5")
+    sc = dict(event_type="MISSING", missing_type="MISSING")
+    # s1: three episodes from care within 14 days; RHIs: accepted on time, late, declined
+    add_event(con, "social_care",
+              "e1", "s1", missing_from="CARE", start_at=datetime(2025, 5, 1, 20),
+              end_at=datetime(2025, 5, 2, 8), rhi_offered=True, rhi_accepted=True,
+              rhi_date=date(2025, 5, 4), **sc)
+    add_event(con, "social_care",
+              "e2", "s1", missing_from="CARE", start_at=datetime(2025, 5, 6, 20),
+              end_at=datetime(2025, 5, 8, 8), rhi_offered=True, rhi_accepted=True,
+              rhi_date=date(2025, 5, 20), **sc)
+    add_event(con, "social_care",
+              "e3", "s1", missing_from="HOME", start_at=datetime(2025, 5, 10, 20),
+              end_at=datetime(2025, 5, 11, 1), rhi_offered=True, rhi_accepted=False,
+              rhi_declined_reason="did not want one", event_type="MISSING", missing_type="AWAY")
+    # s2: two episodes 60 days apart, one still open, no RHI offered; one before the period
+    add_event(con, "social_care",
+              "e4", "s2", missing_from="HOME", start_at=datetime(2025, 7, 1, 20),
+              end_at=datetime(2025, 7, 3, 9), **sc)
+    add_event(con, "social_care",
+              "e5", "s2", missing_from="HOME", start_at=datetime(2025, 8, 30, 20),
+              **sc)
+    add_event(con, "social_care",
+              "e6", "s2", missing_from="HOME", start_at=datetime(2025, 3, 1, 20),
+              end_at=datetime(2025, 3, 2, 9), **sc)
+    # police: n1 three reports within 90 but not 14 days; n3 one report from home
+    for i, day in enumerate([(6, 1), (7, 1), (8, 15)]):
+        add_event(con, "police", f"r{i}", "n1", occurrence_type="MISSING", role="SUBJECT",
+                  missing_from="CARE", reported_at=datetime(2025, *day, 23),
+                  missing_since=datetime(2025, *day, 21), found_at=datetime(2025, *day, 23, 30))
+    add_event(con, "police", "r9", "n3", occurrence_type="MISSING", role="SUBJECT",
+              missing_from="HOME", reported_at=datetime(2025, 9, 1, 10),
+              missing_since=datetime(2025, 9, 1, 8))
+    link(con, {"social_care:s1": "M1", "police:n1": "M1", "social_care:s2": "M2",
+               "police:n3": "M3", "school:p4": "M4"})
+
+
+def publish(con, settings=None) -> dict:
+    derive(con)
+    build_marts(con, as_of=P_END)
+    return publish_tables(con, as_of=P_END, settings=settings)
+
+
+def rows(con, table: str) -> list[dict]:
+    result = con.execute(f"SELECT * FROM publish.{table} WHERE period_start = ? "
+                         "AND period_end = ?", [P_START, P_END])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+
+
+def test_missing_episode_measures():
+    con = new_warehouse()
+    build_missing_cohort(con)
+    publish(con, NO_SUPPRESSION)
+    got = {(r["feed"], r["measure"]): r["value"] for r in rows(con, "missing_episodes")}
+    expected = {
+        ("LA", "episodes"): "5", ("LA", "episodes_from_home"): "3",
+        ("LA", "episodes_from_care"): "2", ("LA", "episodes_duration_under_24h"): "2",
+        ("LA", "episodes_duration_over_24h"): "2", ("LA", "episodes_duration_not_known"): "1",
+        ("LA", "episodes_type_away"): "1", ("LA", "rhi_offered"): "3",
+        ("LA", "rhi_not_offered"): "2", ("LA", "rhi_accepted"): "2", ("LA", "rhi_declined"): "1",
+        ("LA", "rhi_within_72h"): "1", ("LA", "rhi_not_within_72h"): "1",
+        ("LA", "children"): "2", ("LA", "children_from_home"): "2",
+        ("LA", "children_from_care"): "1", ("LA", "children_repeat_short"): "1",
+        ("LA", "children_repeat_long"): "1",
+        ("POL", "episodes"): "4", ("POL", "episodes_from_care"): "3",
+        ("POL", "episodes_duration_under_24h"): "3", ("POL", "episodes_duration_not_known"): "1",
+        ("POL", "children"): "2", ("POL", "children_repeat_long"): "1",
+        ("POL", "children_repeat_short"): "0",
+    }
+    assert {k: got[k] for k in expected} == expected
+    la = [r for r in rows(con, "missing_episodes") if r["measure"] == "rhi_within_72h"][0]
+    assert (la["denominator"], la["pct_of_denominator"]) == ("2", "50.0")
+    assert la["rate_per_10000"] == ":"     # episodes never get a rate
+
+
+def test_overlap_linkage_and_completeness():
+    con = new_warehouse()
+    build_missing_cohort(con)
+    publish(con, NO_SUPPRESSION)
+    overlap = {(r["row_type"], r["feeds"]): r["children"] for r in rows(con, "feed_overlap")}
+    assert overlap[("all", "All")] == "5"
+    assert overlap[("combination", "POL + LA")] == "1"
+    assert overlap[("combination", "LA")] == "1" and overlap[("combination", "EDU")] == "2"
+    assert overlap[("feed_total", "POL")] == "2"
+    combos = sum(int(v) for (t, _f), v in overlap.items() if t == "combination")
+    assert combos == 5
+    link_rows = {r["feed"]: r for r in rows(con, "linkage_summary")}
+    edu = link_rows["EDU"]
+    assert (edu["records"], edu["records_linked"], edu["records_not_linked"],
+            edu["children"]) == ("2", "1", "1", "2")
+    assert link_rows["LA"]["children_also_other_feeds"] == "1"
+    comp = {(r["feed"], r["field"]): r for r in rows(con, "data_completeness")}
+    assert (comp[("EDU", "dob")]["not_recorded"], comp[("EDU", "dob")]["pct_not_recorded"]) == (
+        "1", "50.0")
+    assert comp[("POL", "ethnicity")]["not_recorded"] == "2"
+
+
+def test_new_tables_share_the_suppression_and_pass_the_check():
+    con = new_warehouse()
+    build_missing_cohort(con)
+    summary = publish(con)          # default threshold 5: every count here is small
+    assert summary["rows"]["missing_episodes"] > 0
+    cells = con.execute("SELECT cell_id, value, suppressed FROM mart.publication_cell").fetchall()
+    ids = {c[0] for c in cells}
+    assert any(i.startswith("missing|") for i in ids) and any(i.startswith("overlap|") for i in ids)
+    for cid, value, suppressed in cells:
+        if is_primary(value, 5):
+            assert suppressed, cid
+    la = [r for r in rows(con, "missing_episodes") if r["measure"] == "episodes_from_home"][0]
+    assert la["value"] == "c"
+    assert scalar(con, "SELECT count(*) FROM publish.feed_overlap") == 20
+
+
+def test_small_complement_forces_secondary_suppression():
+    """20 children missing from home, 2 of them not: the 2 is never printed, but
+    children - from home would reveal it, so one of the printed cells must be hidden."""
+    con = new_warehouse()
+    for i in range(22):
+        add_person(con, "police", f"x{i}", dob=date(2010, 1, 1), sex="M")
+        add_event(con, "police", f"m{i}", f"x{i}", occurrence_type="MISSING", role="SUBJECT",
+                  missing_from="HOME" if i < 20 else "CARE",
+                  reported_at=datetime(2025, 6, 1, 10))
+    link(con, {f"police:x{i}": f"X{i}" for i in range(22)})
+    publish(con)
+    got = {r["measure"]: r["value"] for r in rows(con, "missing_episodes") if r["feed"] == "POL"}
+    assert got["children_from_care"] == "c"
+    assert "c" in (got["children"], got["children_from_home"])
+    cells = con.execute("SELECT cell_id, reason FROM mart.publication_cell "
+                        "WHERE reason = 'secondary' AND cell_id LIKE 'missing|POL|%'").fetchall()
+    assert cells
+
+
+def test_population_rates(tmp_path):
+    pop = tmp_path / "pop.csv"
+    pop.write_text("area_name,year,age,sex,population\n"
+                   "X,2025,10,F,9999\nX,2026,10,F,10000\nX,2026,14,M,10000\nX,2026,19,M,500\n")
+    assert load_population(pop, 0, 17) == 20000
+    con = new_warehouse()
+    build_missing_cohort(con)
+    publish(con, {"publication": {"disclosure": {"threshold": 1}, "population_file": str(pop)}})
+    ch = [r for r in rows(con, "missing_episodes")
+          if r["feed"] == "LA" and r["measure"] == "children"][0]
+    assert (ch["rate_per_10000"], ch["population"]) == ("1.0", "20000")
+

@@ -1,0 +1,142 @@
+"""The quarterly return: quarters, the workbook and CSVs equal the publish tables, guarded
+against formula injection, and a quarter the data does not cover is refused."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.test_indicators import add_person, link
+from tests.test_publication_tables import build_missing_cohort
+from warehouse.db import connect
+from warehouse.indicators import derive_indicator_events
+from warehouse.marts import build_marts
+from warehouse.publish import publish_tables
+from warehouse.returns import (
+    RETURN_TABLES,
+    ReturnError,
+    build_return,
+    last_complete_quarter,
+    parse_quarter,
+)
+from warehouse.schema import create_schema
+
+AS_OF = date(2026, 3, 31)
+
+
+def test_quarters():
+    assert parse_quarter("2026Q3") == (date(2026, 7, 1), date(2026, 9, 30))
+    assert parse_quarter("2025q4") == (date(2025, 10, 1), date(2025, 12, 31))
+    assert parse_quarter("2026Q1") == (date(2026, 1, 1), date(2026, 3, 31))
+    assert last_complete_quarter(date(2026, 11, 25)) == "2026Q3"
+    assert last_complete_quarter(date(2026, 1, 1)) == "2025Q4"
+    with pytest.raises(ReturnError):
+        parse_quarter("2026-07")
+
+
+def make_home(tmp_path: Path, partnership: str = "=HYPERLINK(\"x\")") -> Path:
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    (home / "joinedup.yaml").write_text(f"partnership: {{name: '{partnership}'}}\n")
+    con = connect(home / "warehouse" / "joinedup.duckdb")
+    create_schema(con)
+    build_missing_cohort(con)
+    for i in range(12):     # enough school-only children for some unsuppressed cells
+        add_person(con, "school", f"q{i}", dob=date(2012, 1, 1), sex="F")
+    link(con, {f"school:q{i}": f"Q{i}" for i in range(12)})
+    con.execute("INSERT INTO meta.extract VALUES ('x1', 'police', 'police', 'map', "
+                "'-police.csv', 'a', ?, 10, 10, 0)", [datetime(2026, 4, 2)])
+    con.execute("INSERT INTO meta.run VALUES ('run-1', 'test', ?, ?, ?, ?, ?, '{}')",
+                [datetime(2026, 4, 2), datetime(2026, 4, 2), AS_OF, date(2025, 4, 1), AS_OF])
+    con.close()
+    return home
+
+
+def expected_tables(home: Path, tmp_path: Path, period) -> dict:
+    """The publish tables for the quarter, computed independently in another copy."""
+    copy = tmp_path / "check.duckdb"
+    shutil.copyfile(home / "warehouse" / "joinedup.duckdb", copy)
+    con = connect(copy)
+    derive_indicator_events(con, period_start=period[0], period_end=period[1])
+    build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1])
+    publish_tables(con, as_of=period[1], period_start=period[0], period_end=period[1])
+    out = {}
+    for _sheet, table, _title in RETURN_TABLES:
+        result = con.execute(f"SELECT * FROM publish.{table} WHERE period_start = ?",
+                             [period[0]])
+        out[table] = ([d[0] for d in result.description], result.fetchall())
+    con.close()
+    return out
+
+
+def _text(v) -> str:
+    return v.isoformat() if isinstance(v, date) else ("" if v is None else str(v))
+
+
+def test_return_workbook_and_csv_equal_the_publish_tables(tmp_path):
+    home = make_home(tmp_path)
+    result = build_return(home, "2025Q2")
+    assert result.period_start == date(2025, 4, 1) and result.period_end == date(2025, 6, 30)
+    expected = expected_tables(home, tmp_path, (result.period_start, result.period_end))
+    wb = load_workbook(result.workbook)
+    assert wb.sheetnames == ["Cover"] + [s for s, _t, _d in RETURN_TABLES]
+    for sheet, table, _title in RETURN_TABLES:
+        columns, rows = expected[table]
+        values = list(wb[sheet].iter_rows(values_only=True))
+        assert list(values[1]) == columns
+        got = sorted(tuple(_text(v) for v in r) for r in values[2:])
+        want = sorted(tuple(_text(v) for v in r) for r in rows)
+        assert got == want, sheet
+        with (result.csv_dir / f"{table}.csv").open(newline="", encoding="utf-8") as fh:
+            reader = list(csv.reader(fh))
+        assert reader[0] == columns
+        assert sorted(tuple(r) for r in reader[1:]) == want, table
+    cover = dict(wb["Cover"].iter_rows(min_row=2, values_only=True))
+    assert cover["Quarter"] == "2025Q2" and cover["Run id (published warehouse)"] == "run-1"
+    assert cover["Partnership"].startswith("'=")          # formula defused
+    assert "counts 1 to 4" in cover["Suppression rule"]
+    feed_rows = [k for k in cover if k.startswith("Feed ")]
+    assert feed_rows and "2026-04-02" in cover[feed_rows[0]]
+    for path in result.csv_dir.glob("*.csv"):
+        for row in csv.reader(path.open(encoding="utf-8")):
+            assert not any(c.startswith(("=", "+", "@")) for c in row), path
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            assert not any(isinstance(c, str) and c.startswith(("=", "+", "@")) for c in row)
+    assert not list((home / "warehouse" / "tmp").glob("return-*"))   # the copy is gone
+
+
+def test_quarter_after_the_data_is_refused(tmp_path):
+    home = make_home(tmp_path, "Kestrelford")
+    with pytest.raises(ReturnError, match="after the published warehouse"):
+        build_return(home, "2026Q2")
+    with pytest.raises(ReturnError, match="not found"):
+        build_return(tmp_path / "nowhere", "2025Q2")
+
+
+def test_return_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = make_home(tmp_path, "Kestrelford")
+    out = CliRunner().invoke(app, ["return", "--home", str(home), "--quarter", "2025Q3"])
+    assert out.exit_code == 0, out.output
+    assert (home / "exports" / "returns" / "2025Q3" / "return_2025Q3.xlsx").exists()
+    bad = CliRunner().invoke(app, ["return", "--home", str(home), "--quarter", "2026Q3"])
+    assert bad.exit_code == 1
+
+
+def test_quarterly_flow_signature():
+    import inspect
+
+    from flows.quarterly import quarterly_return
+
+    assert quarterly_return.name == "quarterly-return"
+    params = inspect.signature(quarterly_return.fn).parameters
+    assert list(params) == ["home", "quarter"] and params["quarter"].default is None

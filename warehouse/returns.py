@@ -1,0 +1,276 @@
+"""The quarterly return: the published tables of one calendar quarter in a fixed-layout XLSX
+workbook (a cover sheet, then one sheet per table, always in the same order and columns so that
+partnerships' returns can be compared) and the same tables as CSV.
+
+The published warehouse holds the tables of the nightly run's 12-month period only, so the
+quarter's tables are computed afresh: the published warehouse file is copied inside the home
+(it holds personal data and must not leave it), indicator events, marts and published tables are
+derived for the quarter in the copy with the same functions and the same suppression and
+disclosure check as the nightly run, read, and the copy is deleted. A quarter that ends after the
+warehouse's reporting date cannot be returned (its data has not arrived yet).
+
+Every text cell goes through warehouse.exports.guard_cell, in the workbook as in the CSV files.
+No Prefect here: flows/quarterly.py wraps `build_return` in a flow.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from warehouse.exports import guard_cell
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARTNERSHIP = "Partnership name not set (add `partnership: {name: ...}` to joinedup.yaml)"
+
+# Sheet name (at most 31 characters) -> publish table, in the fixed order of the return.
+RETURN_TABLES: list[tuple[str, str, str]] = [
+    ("Table8_datasets", "table8_datasets",
+     "Children presenting in k or more / exactly k data sets (the inquiry's Table 8)"),
+    ("Table9_indicators", "table9_indicators",
+     "Children presenting with k or more / exactly k indicators (the inquiry's Table 9)"),
+    ("Indicator_breakdown", "indicator_breakdown",
+     "Children presenting with each indicator by age band, sex and ethnic group"),
+    ("Indicator_status", "indicator_status", "Which indicators each feed supplied"),
+    ("Missing_episodes", "missing_episodes",
+     "Missing episodes, children missing, repeat missing and return interviews"),
+    ("Feed_overlap", "feed_overlap", "Children by the combination of feeds they appear in"),
+    ("Linkage_summary", "linkage_summary", "Records and children per feed after linkage"),
+    ("Data_completeness", "data_completeness", "Share of records with each field not recorded"),
+]
+
+_QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
+
+
+class ReturnError(RuntimeError):
+    """The return cannot be produced as asked (no warehouse, quarter not covered)."""
+
+
+def parse_quarter(text: str) -> tuple[date, date]:
+    """'2026Q3' -> (2026-07-01, 2026-09-30): calendar quarters."""
+    m = _QUARTER.match(text.strip())
+    if not m:
+        raise ReturnError(f"{text!r} is not a quarter like 2026Q3")
+    year, q = int(m.group(1)), int(m.group(2))
+    start = date(year, 3 * q - 2, 1)
+    end = date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+def quarter_label(start: date) -> str:
+    return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+
+
+def last_complete_quarter(today: date) -> str:
+    """The latest calendar quarter that ended before `today`."""
+    q_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return quarter_label(q_start - timedelta(days=1))
+
+
+@dataclass
+class ReturnResult:
+    quarter: str
+    period_start: date
+    period_end: date
+    workbook: Path
+    csv_dir: Path
+    csv_files: list[Path]
+    report: Path | None
+    tables: dict[str, tuple[list[str], list[tuple]]] = field(repr=False)
+    cover: list[tuple[str, str]] = field(repr=False)
+    summary: dict = field(repr=False)
+
+
+def _home_settings(home: Path) -> dict:
+    path = home / "joinedup.yaml"
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    return data if isinstance(data, dict) else {}
+
+
+def partnership_name(settings: dict) -> str:
+    value = settings.get("partnership")
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value) if value else DEFAULT_PARTNERSHIP
+
+
+def compute_period_tables(
+    live: Path, work_dir: Path, period: tuple[date, date], settings: dict
+) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
+    """Derive and publish the period's tables in a copy of the warehouse; returns
+    (table -> (columns, rows)), the publication summary and facts for the cover sheet."""
+    from warehouse.indicators import derive_indicator_events
+    from warehouse.marts import build_marts
+    from warehouse.publish import publish_tables
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="return-") as tmp:
+        copy = Path(tmp) / "warehouse.duckdb"
+        shutil.copyfile(live, copy)
+        con = duckdb.connect(str(copy))
+        try:
+            run = con.execute(
+                "SELECT run_id, as_of FROM meta.run ORDER BY started_at DESC LIMIT 1"
+            ).fetchall()
+            if not run:
+                raise ReturnError(f"{live} has no meta.run row: not a finished build")
+            run_id, as_of = run[0]
+            if period[1] > as_of:
+                raise ReturnError(
+                    f"the quarter ends {period[1]}, after the published warehouse's reporting "
+                    f"date {as_of}: its data has not all arrived; run the nightly flow for a "
+                    "later date or choose an earlier quarter")
+            derive_indicator_events(con, period_start=period[0], period_end=period[1],
+                                    settings=settings.get("indicators"))
+            build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1],
+                        settings=settings.get("marts"))
+            summary = publish_tables(con, as_of=period[1], period_start=period[0],
+                                     period_end=period[1], settings=settings.get("publication"))
+            tables = {}
+            for _sheet, table, _title in RETURN_TABLES:
+                result = con.execute(
+                    f'SELECT * FROM publish."{table}" WHERE period_start = ? AND period_end = ?',
+                    list(period))
+                tables[table] = ([d[0] for d in result.description], result.fetchall())
+            extracts = con.execute(
+                "SELECT kind, source, count(*), max(received_at)::DATE, sum(rows_loaded) "
+                "FROM meta.extract GROUP BY kind, source ORDER BY kind, source"
+            ).fetchall()
+            facts = {"run_id": run_id, "as_of": as_of, "extracts": extracts}
+        finally:
+            con.close()
+    return tables, summary, facts
+
+
+def _cover(quarter: str, period, settings: dict, facts: dict, tables, summary) -> list:
+    from warehouse.settings import load_settings
+
+    s = load_settings(settings.get("publication"))
+    disclosure = s.publication["disclosure"]
+    rows = [
+        ("Return", "Joined Up quarterly return: children presenting with CSE indicators"),
+        ("Partnership", partnership_name(settings)),
+        ("Quarter", quarter),
+        ("Period start", period[0].isoformat()),
+        ("Period end", period[1].isoformat()),
+        ("Run id (published warehouse)", str(facts["run_id"])),
+        ("Warehouse reporting date", str(facts["as_of"])),
+        ("Return generated at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("Suppression rule",
+         f"counts 1 to {int(disclosure['threshold']) - 1} are shown as "
+         f"'{disclosure['symbol']}', with secondary suppression so that no suppressed count "
+         "can be derived from other published cells; 0 is a true zero; ':' = not available; "
+         f"'{disclosure['not_applicable']}' = not applicable"),
+        ("Cells suppressed", f"{summary['primary_suppressed']} primary, "
+                             f"{summary['secondary_suppressed']} secondary"),
+    ]
+    for kind, source, n, received, loaded in facts["extracts"]:
+        rows.append((f"Feed {source} ({kind})",
+                     f"{n} extract(s), latest received {received}, {loaded} rows loaded"))
+    cols, data = tables["data_completeness"]
+    idx = {c: i for i, c in enumerate(cols)}
+    by_feed: dict[str, list[str]] = {}
+    for r in data:
+        by_feed.setdefault(r[idx["feed"]], []).append(
+            f"{r[idx['field']]} {r[idx['pct_not_recorded']]}%")
+    for feed, parts in by_feed.items():
+        rows.append((f"Completeness {feed} (share not recorded)", "; ".join(parts)))
+    rows.append(("Sheets", ", ".join(sheet for sheet, _t, _d in RETURN_TABLES)))
+    return rows
+
+
+def _xlsx_value(value: Any) -> Any:
+    """Whole numbers as numbers (so they sum in a spreadsheet); everything else guarded text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = guard_cell(value)
+    if re.fullmatch(r"-?\d+", text) and len(text) < 15:
+        return int(text)
+    return text
+
+
+def write_workbook(path: Path, cover: list, tables: dict) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Cover"
+    ws.append(["Item", "Value"])
+    for key, value in cover:
+        ws.append([guard_cell(key), guard_cell(value)])
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 110
+    for sheet, table, title in RETURN_TABLES:
+        columns, rows = tables[table]
+        ws = wb.create_sheet(sheet)
+        ws.append([guard_cell(title)])
+        ws["A1"].font = Font(bold=True)
+        ws.append([guard_cell(c) for c in columns])
+        for row in rows:
+            ws.append([_xlsx_value(v) for v in row])
+    for ws in wb.worksheets:
+        for cell in ws[1 if ws.title == "Cover" else 2]:
+            cell.font = Font(bold=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def write_csvs(out_dir: Path, tables: dict, cover: list) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    items = [("cover", (["item", "value"], cover))]
+    items += [(table, tables[table]) for _s, table, _t in RETURN_TABLES]
+    for name, (columns, rows) in items:
+        path = out_dir / f"{name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([guard_cell(c) for c in columns])
+            writer.writerows([guard_cell(v) for v in row] for row in rows)
+        paths.append(path)
+    return paths
+
+
+def build_return(
+    home: Path | str, quarter: str | None = None, *, today: date | None = None,
+    report: bool = True,
+) -> ReturnResult:
+    """Write <home>/exports/returns/<quarter>/return_<quarter>.xlsx, the CSVs beside it and
+    (report=True) the HTML report; returns what was written."""
+    home = Path(home)
+    quarter = quarter or last_complete_quarter(today or datetime.now(UTC).date())
+    period = parse_quarter(quarter)
+    quarter = quarter_label(period[0])
+    live = home / "warehouse" / "joinedup.duckdb"
+    if not live.exists():
+        raise ReturnError(f"{live} not found: run `joinedup run` first")
+    settings = _home_settings(home)
+    tables, summary, facts = compute_period_tables(live, home / "warehouse" / "tmp", period,
+                                                   settings)
+    cover = _cover(quarter, period, settings, facts, tables, summary)
+    out_dir = home / "exports" / "returns" / quarter
+    workbook = write_workbook(out_dir / f"return_{quarter}.xlsx", cover, tables)
+    csv_files = write_csvs(out_dir, tables, cover)
+    report_path = None
+    if report:
+        from warehouse.report import write_report
+
+        report_path = write_report(out_dir / f"report_{quarter}.html", quarter, period, cover,
+                                   tables, settings)
+    log.info("quarterly return %s written to %s", quarter, out_dir)
+    return ReturnResult(quarter, period[0], period[1], workbook, out_dir, csv_files,
+                        report_path, tables, cover, summary)

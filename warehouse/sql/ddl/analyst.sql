@@ -1,0 +1,40 @@
+-- The analyst schema: documented views for people who query the published warehouse read-only
+-- (`joinedup sql`). Children appear only by the pseudonymous person_id that linkage assigns:
+-- no names, dates of birth, addresses, postcodes, NHS numbers, UPNs or supplier record ids.
+-- Child-level views are for analysis inside the partnership; only the suppressed publish
+-- tables (and analyst.published_*) may leave it.
+CREATE SCHEMA IF NOT EXISTS analyst;
+
+CREATE OR REPLACE VIEW analyst.child AS
+SELECT period_start, period_end, as_of, person_id, age, age_band, sex, ethnicity,
+       ethnicity_group, ethnicity_basis, disability, looked_after, n_records, feeds_present,
+       n_datasets, n_indicators, datasets, indicators
+FROM mart.child_profile;
+COMMENT ON VIEW analyst.child IS 'One row per linked child and reporting period: age at the period end, age band, best sex / ethnicity / disability across records (and how chosen), feeds, data sets and indicators. Pseudonymous person_id only.';
+
+CREATE OR REPLACE VIEW analyst.child_indicator AS
+SELECT period_start, period_end, person_id, indicator, dataset, feed, first_event_date,
+       last_event_date, events
+FROM mart.child_indicator;
+COMMENT ON VIEW analyst.child_indicator IS 'One row per child, period and indicator the child presented with: first / last event date and number of events.';
+
+CREATE OR REPLACE VIEW analyst.indicator AS
+SELECT DISTINCT period_start, period_end, indicator, inquiry_number, indicator_label, dataset,
+       feed, status, note
+FROM publish.indicator_status;
+COMMENT ON VIEW analyst.indicator IS 'The indicator catalogue per period and whether the feed supplied it (supplied / zero / not_available).';
+
+CREATE OR REPLACE VIEW analyst.published_table8 AS SELECT * FROM publish.table8_datasets;
+COMMENT ON VIEW analyst.published_table8 IS 'Published Table 8 (suppressed text): children presenting in k data sets.';
+CREATE OR REPLACE VIEW analyst.published_table9 AS SELECT * FROM publish.table9_indicators;
+COMMENT ON VIEW analyst.published_table9 IS 'Published Table 9 (suppressed text): children presenting with k indicators.';
+CREATE OR REPLACE VIEW analyst.published_breakdown AS SELECT * FROM publish.indicator_breakdown;
+COMMENT ON VIEW analyst.published_breakdown IS 'Published breakdown (suppressed text) by indicator x age band x sex x ethnic group, with All margins.';
+CREATE OR REPLACE VIEW analyst.published_missing AS SELECT * FROM publish.missing_episodes;
+COMMENT ON VIEW analyst.published_missing IS 'Published missing-episode measures per feed (suppressed text).';
+CREATE OR REPLACE VIEW analyst.published_overlap AS SELECT * FROM publish.feed_overlap;
+COMMENT ON VIEW analyst.published_overlap IS 'Published overlap of children between feeds (suppressed text).';
+CREATE OR REPLACE VIEW analyst.published_linkage AS SELECT * FROM publish.linkage_summary;
+COMMENT ON VIEW analyst.published_linkage IS 'Published linkage summary per feed (suppressed text).';
+CREATE OR REPLACE VIEW analyst.published_completeness AS SELECT * FROM publish.data_completeness;
+COMMENT ON VIEW analyst.published_completeness IS 'Published share of records with each field not recorded, per feed (suppressed text).';
