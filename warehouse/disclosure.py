@@ -249,3 +249,12 @@ def assert_safe(
 def render(cell: Cell, symbol: str = "c") -> str:
     """The published text of a cell: the count, or the suppression symbol."""
     return symbol if cell.suppressed else str(cell.value)
+
+
+def render_percent(num: Cell, den: Cell, symbol: str, not_applicable: str) -> str:
+    """A published percentage: suppressed when either count is, never a division by zero."""
+    if num.suppressed or den.suppressed:
+        return symbol
+    if den.value == 0:
+        return not_applicable
+    return f"{100.0 * num.value / den.value:.1f}"

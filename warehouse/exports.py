@@ -39,6 +39,14 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
+def write_guarded_csv(path: Path, columns: list, rows: list) -> None:
+    """A CSV for people: every cell defused against formula injection (guard_cell)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([guard_cell(c) for c in columns])
+        writer.writerows([guard_cell(v) for v in row] for row in rows)
+
+
 def export_csv(con: duckdb.DuckDBPyConnection, out_dir: Path | str) -> list[Path]:
     """One UTF-8 CSV per publish table (header row, rows in a stable order); returns the paths."""
     out = Path(out_dir)
@@ -50,10 +58,7 @@ def export_csv(con: duckdb.DuckDBPyConnection, out_dir: Path | str) -> list[Path
         columns = [d[0] for d in result.description]
         rows = result.fetchall()
         path = out / f"{table}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow([guard_cell(c) for c in columns])
-            writer.writerows([guard_cell(v) for v in row] for row in rows)
+        write_guarded_csv(path, columns, rows)
         paths.append(path)
         log.info("exported publish.%s: %d rows", table, len(rows))
     return paths

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from sources.kinds import load_kinds
-from warehouse.disclosure import Cell, Equation, render
+from warehouse.disclosure import Cell, Equation, render, render_percent
 from warehouse.settings import Settings, SettingsError
 from warehouse.sqlfiles import read_sql, reset_variables, set_variables
 
@@ -58,14 +58,6 @@ class ExtraTables:
 
     def total(self, total: str, parts: list[str]) -> None:
         self.equations.append(Equation.total(total, parts))
-
-
-def _pct(num: Cell, den: Cell, symbol: str, na: str) -> str:
-    if num.suppressed or den.suppressed:
-        return symbol
-    if den.value == 0:
-        return na
-    return f"{100.0 * num.value / den.value:.1f}"
 
 
 def _rate(num: Cell, population: int | None, symbol: str) -> str:
@@ -243,7 +235,7 @@ def _missing(con, s: Settings, period, population: int | None, t: ExtraTables) -
                 "feed": feed, "feed_label": _label(s, feed), "measure": measure,
                 "measure_label": label, "unit": unit, "value": render(c, sym),
                 "denominator_label": den_label, "denominator": render(d, sym),
-                "pct_of_denominator": _pct(c, d, sym, na),
+                "pct_of_denominator": render_percent(c, d, sym, na),
                 "rate_per_10000": _rate(c, population, sym) if unit == "children"
                 else NOT_AVAILABLE,
                 "population": str(population) if population else NOT_AVAILABLE,
@@ -305,15 +297,16 @@ def _overlap_and_linkage(con, s: Settings, t: ExtraTables) -> None:
         for combo, cid in combo_ids.items():
             rows.append({"row_type": "combination", "feeds": " + ".join(combo),
                          "feed_count": len(combo), "children": render(cells[cid], sym),
-                         "pct_of_children": _pct(cells[cid], den, sym, na),
+                         "pct_of_children": render_percent(cells[cid], den, sym, na),
                          "denominator": render(den, sym)})
         for feed, cid in feed_ids.items():
             rows.append({"row_type": "feed_total", "feeds": feed, "feed_count": 1,
                          "children": render(cells[cid], sym),
-                         "pct_of_children": _pct(cells[cid], den, sym, na),
+                         "pct_of_children": render_percent(cells[cid], den, sym, na),
                          "denominator": render(den, sym)})
         rows.append({"row_type": "all", "feeds": "All", "feed_count": len(feeds),
-                     "children": render(den, sym), "pct_of_children": _pct(den, den, sym, na),
+                     "children": render(den, sym),
+                     "pct_of_children": render_percent(den, den, sym, na),
                      "denominator": render(den, sym)})
         return rows
 
@@ -327,7 +320,7 @@ def _overlap_and_linkage(con, s: Settings, t: ExtraTables) -> None:
                          "records_merged_within_feed", "children_only_this_feed",
                          "children_also_other_feeds"):
                 row[name] = render(cells[ids[name]], sym)
-            row["pct_children_also_other_feeds"] = _pct(
+            row["pct_children_also_other_feeds"] = render_percent(
                 cells[ids["children_also_other_feeds"]], cells[ids["children"]], sym, na)
             rows.append(row)
         return rows
@@ -373,7 +366,7 @@ def _completeness(con, s: Settings, t: ExtraTables) -> None:
             {"feed": feed, "feed_label": _label(s, feed), "field": fld, "field_label": label,
              "records": render(cells[rec], sym), "recorded": render(cells[yes], sym),
              "not_recorded": render(cells[no], sym),
-             "pct_not_recorded": _pct(cells[no], cells[rec], sym, na)}
+             "pct_not_recorded": render_percent(cells[no], cells[rec], sym, na)}
             for feed, fld, label, rec, yes, no in specs
         ]
 

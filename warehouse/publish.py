@@ -23,7 +23,15 @@ import pandas as pd
 import yaml
 
 from sources.codes import CODES_DIR, load_table
-from warehouse.disclosure import Cell, DisclosureError, Equation, check_disclosure, render, suppress
+from warehouse.disclosure import (
+    Cell,
+    DisclosureError,
+    Equation,
+    check_disclosure,
+    render,
+    render_percent,
+    suppress,
+)
 from warehouse.indicators import period_label
 from warehouse.publication_tables import build_extra_tables, extra_rows, population_for
 from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
@@ -76,14 +84,6 @@ def count_table_cells(prefix: str, counts_per_child: Sequence[int], top_k: int) 
     return CellTable(cells, eqs)
 
 
-def _percent(num: Cell, den: Cell, symbol: str, not_applicable: str) -> str:
-    if num.suppressed or den.suppressed:
-        return symbol
-    if den.value == 0:
-        return not_applicable
-    return f"{100.0 * num.value / den.value:.1f}"
-
-
 def count_table_rows(
     prefix: str, cells: dict[str, Cell], top_k: int, settings: Settings, *, available: bool = True
 ) -> list[dict[str, Any]]:
@@ -101,7 +101,7 @@ def count_table_rows(
                 "k_label": f"{k}+" if k == top_k else str(k),
                 "children_at_least_k": render(ge, symbol) if available else NOT_AVAILABLE,
                 "children_exactly_k": render(ex, symbol) if available else NOT_AVAILABLE,
-                "pct_at_least_k": _percent(ge, denominator, symbol, na)
+                "pct_at_least_k": render_percent(ge, denominator, symbol, na)
                 if available else NOT_AVAILABLE,
                 "denominator": render(denominator, symbol) if available else NOT_AVAILABLE,
             }

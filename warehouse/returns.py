@@ -15,7 +15,6 @@ No Prefect here: flows/quarterly.py wraps `build_return` in a flow.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import shutil
@@ -28,7 +27,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from warehouse.exports import guard_cell
+from warehouse.exports import guard_cell, write_guarded_csv
 
 log = logging.getLogger(__name__)
 
@@ -237,10 +236,7 @@ def write_csvs(out_dir: Path, tables: dict, cover: list) -> list[Path]:
     items += [(table, tables[table]) for _s, table, _t in RETURN_TABLES]
     for name, (columns, rows) in items:
         path = out_dir / f"{name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow([guard_cell(c) for c in columns])
-            writer.writerows([guard_cell(v) for v in row] for row in rows)
+        write_guarded_csv(path, columns, rows)
         paths.append(path)
     return paths
 
