@@ -528,6 +528,23 @@ def test_no_personal_data_in_logs_or_output(first_run, second_run, failed_run, s
     assert not hits, f"{len(hits)} personal values in logs/output, e.g. {hits[:5]}"
 
 
+def test_no_personal_data_in_files_for_people_or_the_audit_trail(first_run, second_run,
+                                                                synthetic):
+    """Published CSVs, the run and receipt ledgers and the Data Docs pages are read by people who
+    must not see a child's details; only the warehouse's linkage zone may hold them."""
+    home = synthetic.home
+    files = [*home.exports.rglob("*.csv"), home.lake / "ledger.jsonl", home.lake / "runs.jsonl",
+             *(home.root / "data-docs").rglob("*.html")]
+    files = [f for f in files if f.exists()]
+    assert any(f.suffix == ".csv" for f in files) and any(f.suffix == ".html" for f in files)
+    texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    # in HTML only what a reader sees counts: markup such as aria-label is not a child's name
+    texts = [re.sub(r"<[^>]*>", " ", t) if f.suffix == ".html" else t
+             for f, t in zip(files, texts, strict=True)]
+    hits = personal_hits(texts, synthetic.identifiers)
+    assert not hits, f"{len(hits)} personal values in files for people, e.g. {hits[:5]}"
+
+
 # --------------------------------------------- 6. a bad file is rejected, the run publishes
 
 
