@@ -95,9 +95,14 @@ def timed(cmd: list[str], log: Path) -> dict:
     return {"ok": done.returncode == 0, "seconds": float(seconds), "peak_mb": int(kb) // 1024}
 
 
-def run_joinedup(paths, roles, extras, meta, out: Path) -> dict:
+NO_HOUSEHOLDS = Path(__file__).with_name("no_households.yaml")
+
+
+def run_joinedup(paths, roles, extras, meta, out: Path, settings: Path | None = None) -> dict:
     cmd = [str(BIN / "joinedup"), "link", *map(str, paths), "--id", meta["id"], "--out",
            str(out)]
+    if settings is not None:
+        cmd += ["--settings", str(settings)]
     for role in roles:
         cmd += ["--map", role]
     for extra in extras:
@@ -204,7 +209,11 @@ def main() -> None:
                 inputs = synthetic_inputs(int(name.split(":")[1]), folder)
             else:
                 inputs = febrl_inputs(name, folder)
-            for engine, run in (("joinedup", run_joinedup), ("splink", run_splink)):
+            engines = [("joinedup", run_joinedup), ("splink", run_splink)]
+            if inputs[3]["label"] == "febrl":      # no households: the vetoes off as well
+                engines.insert(1, ("joinedup-no-households",
+                                   lambda *a: run_joinedup(*a, settings=NO_HOUSEHOLDS)))
+            for engine, run in engines:
                 out = folder / f"clusters-{engine}.csv"
                 timing = run(*inputs, out)
                 figures = score(out, inputs[3]) if timing["ok"] else {}
