@@ -115,7 +115,7 @@ def _parse(col: Column, rule: ColumnRule, text: pd.Series, cmap: ColumnMap, exce
 def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract:
     kind = get_kind(cmap.kind)
     frame = raw.frame
-    blank = frame.isna() | frame.astype("string").apply(lambda s: s.str.strip() == "")
+    blank = frame.astype("string").replace(r"^\s*$", pd.NA, regex=True).isna()
     keep = ~blank.all(axis=1)
     blank_rows = int((~keep).sum())
     if not keep.any():
