@@ -10,6 +10,7 @@ from flows import steps
 from flows.home import Home
 from sources.archive import Ledger
 from tests.conftest import police_csv, write_map
+from warehouse.db import connect
 
 GOOD_ROWS = [
     "OCC1,MISPER,01/03/2026 10:00,01/03/2026 08:00,01/03/2026 20:00,,,,NOM1,Ava,Stone,"
@@ -70,3 +71,32 @@ def test_receipt_check_names_the_delivered_file(tmp_path):
     assert receipt.status == "rejected"
     assert receipt.problem.startswith("invoices_paid.csv: ")
     assert receipt.sha256 not in receipt.problem
+
+
+def test_a_feed_received_long_before_the_period_end_is_late_not_supplied(tmp_path):
+    home = _home(tmp_path)
+    _deliver(home, "rms_march.csv", police_csv(GOOD_ROWS))
+    steps.receive(home, now=DAY1)
+    statuses = {}
+    for as_of in (date(2026, 3, 31), date(2026, 6, 30)):       # 21 and 112 days after receipt
+        run_id = f"run-{as_of:%m}"
+        build = steps.new_build(home, run_id, as_of=as_of, settings={})
+        for seq, receipt in enumerate(steps.plan_extracts(home), start=1):
+            steps.ingest_extract(build, home, receipt, seq, as_of)
+        steps.finish_staging(build)
+        steps.link(build, home)
+        steps.derive_and_publish(build, as_of, {})
+        con = connect(build, read_only=True)
+        try:
+            statuses[as_of.month] = dict(con.execute(
+                "SELECT indicator, status FROM meta.indicator_status WHERE feed = 'POL'"
+            ).fetchall())
+            notes = [r[0] for r in con.execute(
+                "SELECT note FROM meta.indicator_status WHERE status = 'late'").fetchall()]
+        finally:
+            con.close()
+    counted = {k for k, v in statuses[3].items() if v in ("supplied", "zero")}
+    assert counted and "late" not in statuses[3].values()
+    assert {k for k, v in statuses[6].items() if v == "late"} == counted
+    assert all(statuses[6][k] == "not_available" for k in set(statuses[3]) - counted)
+    assert notes and all("received 2026-03-10" in n for n in notes)

@@ -3,9 +3,10 @@
 Each indicator's rule is a SQL file returning candidate events (record_key, person_key,
 event_date, detail); this module gives it its parameters, applies the one age rule every
 indicator shares (nothing counts once the child is known to be 18), and records for each feed x
-indicator whether the period's count is real (`supplied` / `zero`) or `not_available` because
-the feed never arrived or never records what the rule needs - "not recorded" must never be
-published as 0.
+indicator whether the period's count is real (`supplied` / `zero`), `late` (counted, but the
+feed's newest extract was received too long before the period's end to cover it) or
+`not_available` because the feed never arrived or never records what the rule needs - "not
+recorded" must never be published as 0.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def period_label(period_start: date, period_end: date) -> str:
 
 def ensure_indicator_tables(con: duckdb.DuckDBPyConnection) -> None:
     run_sql(con, "ddl/indicators.sql")
+
+
+def newest_receipt(con: duckdb.DuckDBPyConnection, kind: str) -> date | None:
+    """When the newest extract of a kind in this build was received (None: no extract table,
+    as in tests that load staging directly)."""
+    if not table_exists(con, "meta", "extract"):
+        return None
+    received = con.execute("SELECT max(received_at) FROM meta.extract WHERE kind = ?",
+                           [kind]).fetchall()[0][0]
+    return received.date() if received is not None else None
 
 
 def feeds_delivered(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
@@ -200,6 +211,11 @@ def derive_indicator_events(
         else:
             counts = _derive_one(con, ind, period_start, period_end)
             status = "supplied" if counts["events"] else "zero"
+            received = newest_receipt(con, kind_name)
+            if received is not None and (period_end - received).days >= s.late_after_days(
+                    ind.feed):
+                status = "late"
+                note = f"newest {ind.feed} extract received {received.isoformat()}"
         con.execute(
             "INSERT INTO meta.indicator_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -93,6 +93,10 @@ class Settings:
     def school_terms(self) -> dict[str, dict[str, int]]:
         return self.document["school_terms"]
 
+    def late_after_days(self, feed: str) -> int:
+        per_feed = self.document.get("feed_late_after_days") or {}
+        return int(per_feed.get(feed, self.document.get("late_after_days", 35)))
+
     def kind_of_feed(self, feed: str) -> str:
         for kind in load_kinds().values():
             if kind.feed == feed:

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS meta.indicator_status (
     period        VARCHAR NOT NULL,      -- 'YYYY-MM-DD/YYYY-MM-DD'
     period_start  DATE NOT NULL,
     period_end    DATE NOT NULL,
-    status        VARCHAR NOT NULL,      -- supplied / zero / not_available
+    status        VARCHAR NOT NULL,      -- supplied / zero / late / not_available
     events        INTEGER NOT NULL,      -- events kept (0 when not_available)
     excluded_aged_18_plus INTEGER NOT NULL,   -- events dropped: child known to be 18+ at the event
     excluded_age_unknown  INTEGER NOT NULL,   -- events dropped: crime with no victim age and an offence code that allows adult victims
