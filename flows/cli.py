@@ -137,6 +137,8 @@ from flows.cli_sources import sources_app  # noqa: E402, I001
 app.add_typer(sources_app, name="sources")
 from flows.cli_link import link  # noqa: E402, I001
 app.command()(link)
+from flows.cli_review import review_app  # noqa: E402, I001
+app.add_typer(review_app, name="review")
 
 from flows.cli_ops import rebuild, rollback, runs, serve  # noqa: E402, I001
 for _command in (runs, rollback, rebuild, serve):

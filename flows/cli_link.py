@@ -1,7 +1,9 @@
 """`joinedup link`: the linkage engine on any files, without a home directory or Prefect.
 
 The nightly run links the person records of its extracts; this command gives data teams (and the
-benchmarks) the same engine for files it has never seen, with columns named by role.
+benchmarks) the same engine for files it has never seen, with columns named by role. A run on a
+million records takes minutes, so the stages are shown as they pass (on a terminal; never when
+stderr is redirected, where a progress bar would only litter a log file).
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ import typer
 import yaml
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from sources.errors import ExtractError
 
@@ -53,6 +63,39 @@ def _copy(con, sql: str, path: Path) -> int:
     return len(frame)
 
 
+class StageProgress:
+    """run_linkage's on_stage hook drawn as a rich progress bar: one step per stage, plus the
+    output files written here."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("reading files", total=total)
+
+    def __call__(self, stage: str, finished: bool) -> None:
+        if finished:
+            self.progress.advance(self.task)
+        else:
+            self.progress.update(self.task, description=f"linkage: {stage.replace('_', ' ')}")
+
+
+def _progress(enabled: bool) -> Progress | None:
+    if not enabled or not console.is_terminal:
+        return None
+    return Progress(SpinnerColumn(), TextColumn("{task.description:<24}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+
+
+def _decisions(path: Path | None):
+    if path is None:
+        return None
+    from linkage.decisions import DecisionError, read_decisions_csv
+
+    try:
+        return read_decisions_csv(path)
+    except DecisionError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def link(
     files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files; each is a source "
                                                      "named by its file stem.")],
@@ -72,18 +115,30 @@ def link(
     settings_file: Annotated[Path | None, typer.Option(
         "--settings", help="YAML overriding linkage/settings.yaml (nested keys merge, lists "
                            "replace), e.g. `vetoes: []` for data without households.")] = None,
+    decisions_file: Annotated[Path | None, typer.Option(
+        "--decisions", help="CSV of reviewers' decisions that override the model: source_l, "
+                            "record_id_l, source_r, record_id_r (as in PAIRS.csv), decision "
+                            "(match / non_match).")] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", help="No progress display and no per-stage messages.")] = False,
 ) -> None:
     """Deduplicate one file, or link and deduplicate several, by Fellegi-Sunter (EM, no labels)."""
     from linkage import run_linkage
+    from linkage.pipeline import STAGES
     from sources.generic import link_input
     from warehouse.db import connect
 
+    decisions = _decisions(decisions_file)
     log = logging.getLogger("linkage")
     handler = RichHandler(console=console, show_path=False, show_time=False)
     log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False          # libraries may have configured the root logger too
     start = time.perf_counter()
+    progress = _progress(not quiet)
+    hook = StageProgress(progress, len(STAGES) + 1) if progress is not None else None
+    if progress is not None:
+        progress.start()
     try:
         try:
             prepared = link_input(list(files), id_column, _roles(roles), list(extra))
@@ -107,18 +162,32 @@ def link(
         con.register("link_records_df", prepared.records)
         con.execute("CREATE TABLE link_records AS SELECT * FROM link_records_df")
         con.unregister("link_records_df")
-        summary = run_linkage(con, source_table="link_records", settings=settings)
+        report_path = out.with_name(out.stem + ".model.html")
+        summary = run_linkage(con, source_table="link_records", settings=settings,
+                              decisions=decisions, model_report=report_path, on_stage=hook)
+        if hook is not None:
+            hook.progress.update(hook.task, description="writing files")
         written = _copy(con, CLUSTERS_SQL, out)
         model_path = out.with_name(out.stem + ".model.csv")
         _copy(con, "SELECT * FROM linkage.model", model_path)
         if pairs is not None:
             _copy(con, PAIRS_SQL, pairs)
         con.close()
+        if hook is not None:
+            hook.progress.advance(hook.task)
     finally:
+        if progress is not None:
+            progress.stop()
         log.removeHandler(handler)
         log.propagate = True
     console.print(f"{written:,} records in {summary['clusters']:,} people "
                   f"({summary['multi_record_clusters']:,} with more than one record) from "
                   f"{summary['candidate_pairs']:,} candidate pairs; "
                   f"{time.perf_counter() - start:.1f} s")
-    console.print(f"wrote {out}" + (f", {pairs}" if pairs else "") + f" and {model_path}")
+    applied = summary.get("review_decisions") or {}
+    if decisions is not None:
+        console.print(f"{applied.get('applied', 0):,} of {len(decisions):,} review decisions "
+                      f"applied ({applied.get('records_not_found', 0):,} name records not in "
+                      f"these files, {applied.get('not_honoured', 0):,} could not be honoured)")
+    console.print(f"wrote {out}" + (f", {pairs}" if pairs else "")
+                  + f", {model_path} and the model report {report_path}")

@@ -16,6 +16,11 @@ become one child when X (say a record with no first name) scores well with both.
    recorded by two different sources (one source's two ids for a child are a duplicate record,
    which is what deduplication is for).
    Refused edges are counted and go to the review queue.
+5. Reviewers' decisions (linkage/review.py) come first: a pair decided a non-match is a hard
+   cannot-link that nothing overrides, and a pair decided a match is united before any model
+   edge, past the model's own cannot-links and strong-id clashes (the reviewer looked at the
+   source records; a mistyped UPN is exactly what review is for). Only the reviewer's own
+   non-match decisions can refuse it, and then the queue shows the contradiction.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from linkage.comparisons import Comparison, gamma_table_sql
+from linkage.review import REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE
 from linkage.scoring import CONFLICT_RULE, score_pairs
 
 CHECK_RULE_NO = -1  # rule_no of within-component check pairs
@@ -73,12 +79,13 @@ def _score_component_checks(con: duckdb.DuckDBPyConnection, settings: dict,
 
 class _GuardedUnionFind:
     def __init__(self, rids: np.ndarray, strong: dict[int, dict[str, tuple[str, str]]],
-                 cannot: dict[int, set[int]]):
+                 cannot: dict[int, set[int]], hard: dict[int, set[int]] | None = None):
         self.parent = {int(r): int(r) for r in rids}
         self.members = {int(r): [int(r)] for r in rids}
         # strong id column -> {(value, source)} held by the cluster
         self.ids = {int(r): {c: {v} for c, v in strong.get(int(r), {}).items()} for r in rids}
         self.cannot = cannot
+        self.hard = hard or {}          # reviewers' non-match decisions
 
     @staticmethod
     def _clash(ids_a: dict[str, set], ids_b: dict[str, set]) -> bool:
@@ -95,16 +102,18 @@ class _GuardedUnionFind:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def union(self, a: int, b: int) -> bool | None:
-        """True merged, False refused, None already together."""
+    def union(self, a: int, b: int, forced: bool = False) -> bool | None:
+        """True merged, False refused, None already together. A forced union (a reviewer's
+        match) is refused only by a reviewer's non-match."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
-        if self._clash(self.ids[ra], self.ids[rb]):
+        if not forced and self._clash(self.ids[ra], self.ids[rb]):
             return False
         small, big = (ra, rb) if len(self.members[ra]) <= len(self.members[rb]) else (rb, ra)
+        cannot = self.hard if forced else self.cannot
         for member in self.members[small]:
-            for partner in self.cannot.get(member, ()):
+            for partner in cannot.get(member, ()):
                 if self.find(partner) == big:
                     return False
         self.parent[small] = big
@@ -118,10 +127,12 @@ def build_clusters(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: 
                    scored_table: str, n_records: int, prior_weight: float) -> Clusters:
     cfg = settings["clustering"]
     edges = con.execute(
-        f"SELECT rid_l, rid_r FROM {scored_table} WHERE match_probability >= $t "
-        "ORDER BY match_probability DESC, rid_l, rid_r", {"t": float(cfg["threshold"])}
+        f"SELECT rid_l, rid_r, match_rule = $forced AS forced FROM {scored_table} "
+        "WHERE match_probability >= $t ORDER BY forced DESC, match_probability DESC, rid_l, rid_r",
+        {"t": float(cfg["threshold"]), "forced": REVIEW_MATCH_RULE}
     ).fetchnumpy()
     left, right = edges["rid_l"].astype(np.int64), edges["rid_r"].astype(np.int64)
+    forced = np.asarray(edges["forced"], dtype=bool)
     labels = _components(n_records, left, right)
     result = Clusters(labels=labels, edges=len(left))
     sizes = np.bincount(labels, minlength=labels.max() + 1 if n_records else 0)
@@ -139,13 +150,15 @@ def build_clusters(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: 
     # Cannot-link pairs and strong-id clashes inside components.
     con.register("linkage_multi_df",
                  pd.DataFrame({"rid": multi.astype(np.int32), "comp": labels[multi]}))
-    vetoes = [v["name"] for v in settings.get("vetoes", [])] + [CONFLICT_RULE]
+    vetoes = ([v["name"] for v in settings.get("vetoes", [])]
+              + [CONFLICT_RULE, REVIEW_NON_MATCH_RULE])
     cannot = con.execute(
-        f"SELECT s.rid_l, s.rid_r, a.comp FROM {scored_table} s "
+        f"SELECT s.rid_l, s.rid_r, a.comp, s.match_rule = $hard AS hard FROM {scored_table} s "
         "JOIN linkage_multi_df a ON a.rid = s.rid_l JOIN linkage_multi_df b ON b.rid = s.rid_r "
         "WHERE a.comp = b.comp AND (s.match_rule IN (SELECT unnest($vetoes)) "
         "OR s.match_probability < $cl)",
-        {"vetoes": vetoes, "cl": float(cfg["cannot_link_probability"])},
+        {"vetoes": vetoes, "cl": float(cfg["cannot_link_probability"]),
+         "hard": REVIEW_NON_MATCH_RULE},
     ).fetchnumpy()
     strong_cols = settings["strong_ids"]
     clash_sql = " OR ".join(f"count(DISTINCT f.{c}) > 1" for c in strong_cols) or "false"
@@ -175,16 +188,19 @@ def build_clusters(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: 
             if values:
                 strong[row[0]] = values
     partners: dict[int, set[int]] = {}
-    for a, b in zip(cannot["rid_l"].tolist(), cannot["rid_r"].tolist(), strict=True):
-        partners.setdefault(a, set()).add(b)
-        partners.setdefault(b, set()).add(a)
+    hard: dict[int, set[int]] = {}
+    for a, b, is_hard in zip(cannot["rid_l"].tolist(), cannot["rid_r"].tolist(),
+                             np.asarray(cannot["hard"], dtype=bool).tolist(), strict=True):
+        for table in (partners, hard) if is_hard else (partners,):
+            table.setdefault(a, set()).add(b)
+            table.setdefault(b, set()).add(a)
     con.unregister("linkage_multi_df")
 
-    finder = _GuardedUnionFind(rids, strong, partners)
+    finder = _GuardedUnionFind(rids, strong, partners, hard)
     edge_in_guarded = in_guarded[left]
-    for a, b in zip(left[edge_in_guarded].tolist(), right[edge_in_guarded].tolist(),
-                    strict=True):
-        if finder.union(a, b) is False:
+    for a, b, must in zip(left[edge_in_guarded].tolist(), right[edge_in_guarded].tolist(),
+                          forced[edge_in_guarded].tolist(), strict=True):
+        if finder.union(a, b, forced=must) is False:
             result.refused.append((a, b))
     # Relabel guarded records by their union-find root, beyond the existing labels.
     roots = np.array([finder.find(int(r)) for r in rids], dtype=np.int64)

@@ -1,7 +1,8 @@
 """run_linkage: person records in, linkage.person / pair / model / review out.
 
 Stages: features -> candidate pairs (blocking) -> comparison vectors -> model (u counted on
-random pairs, m and lambda by EM) -> scores -> guarded clusters -> stable ids -> review queue.
+random pairs, m and lambda by EM) -> scores (then reviewers' decisions override them) -> guarded
+clusters -> stable ids -> review queue and, when asked for, the model report.
 Heavy work is SQL in DuckDB over integer record ids; Python holds only the EM sample, the edges
 above the threshold and the cluster labels. Logs and the returned summary carry counts only.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -20,9 +23,11 @@ from linkage.blocking import build_candidates
 from linkage.clustering import CHECK_RULE_NO, build_clusters
 from linkage.comparisons import gamma_table_sql, parse_comparisons
 from linkage.features import build_features
+from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model import fit_model
-from linkage.review import build_review
+from linkage.model_report import write_model_report
+from linkage.review import REVIEW_RULE_NO, apply_decisions, build_review, write_decision_table
 from linkage.scoring import CONFLICT_RULE, DETERMINISTIC_PREFIX, score_pairs
 from linkage.settings import load_settings
 
@@ -32,6 +37,10 @@ PERSON_DDL = ("CREATE OR REPLACE TABLE linkage.person (record_key VARCHAR PRIMAR
               "person_id VARCHAR NOT NULL, cluster_size INTEGER NOT NULL)")
 TEMP_TABLES = ["linkage_candidate", "linkage_gamma", "linkage_scored", "linkage_nickname",
                "linkage_phonetic"]
+# The stages in the order run_linkage reports them to its on_stage hook.
+STAGES = ("features", "blocking", "comparisons", "model", "scoring", "clustering", "person_ids",
+          "write")
+StageHook = Callable[[str, bool], None]   # (stage, finished): called as a stage starts and ends
 
 
 def identifier_like_extras(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
@@ -52,15 +61,23 @@ def identifier_like_extras(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[st
 
 
 class _Timer:
-    def __init__(self) -> None:
+    """Times the stages; the hook lets a command line show progress without the engine knowing
+    about terminals (the nightly flow passes none and only logs)."""
+
+    def __init__(self, on_stage: StageHook | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.on_stage = on_stage
 
     @contextmanager
     def stage(self, name: str):
+        if self.on_stage is not None:
+            self.on_stage(name, False)
         start = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
         log.info("linkage stage %s: %.2fs", name, self.seconds[name])
+        if self.on_stage is not None:
+            self.on_stage(name, True)
 
 
 def _write_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons) -> None:
@@ -70,6 +87,7 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons) ->
         "CREATE OR REPLACE TABLE linkage.pair AS SELECT fl.record_key AS record_key_l, "
         "fr.record_key AS record_key_r, s.match_weight, s.match_probability, s.match_rule, "
         f"CASE WHEN s.rule_no = {CHECK_RULE_NO} THEN 'cluster_check' "
+        f"WHEN s.rule_no = {REVIEW_RULE_NO} THEN 'review' "
         "ELSE list_extract($rules, s.rule_no + 1) END AS blocking_rule, "
         f"s.model_probability, {gamma_cols}{tf_cols} "
         "FROM linkage_scored s JOIN linkage.feature fl ON fl.rid = s.rid_l "
@@ -95,10 +113,18 @@ def _write_model(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> None:
 
 def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.person_record",
                 previous_ids: pd.DataFrame | None = None,
-                settings: dict | None = None) -> dict:
-    """Link the person records of `source_table` into people; see the package docstring."""
+                settings: dict | None = None,
+                decisions: pd.DataFrame | None = None,
+                model_report: Path | None = None,
+                on_stage: StageHook | None = None) -> dict:
+    """Link the person records of `source_table` into people; see the package docstring.
+
+    decisions: reviewers' decisions (record_key_l, record_key_r, decision: match | non_match)
+    that override the model for their pairs. model_report: where to write the HTML model report.
+    on_stage: called with (stage, False) as each of STAGES starts and (stage, True) as it ends.
+    """
     cfg = load_settings(settings)
-    timer = _Timer()
+    timer = _Timer(on_stage)
     comparisons = parse_comparisons(cfg)
     summary: dict = {}
     with timer.stage("features"):
@@ -107,6 +133,9 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         cfg["blocking"]["rules"] += [{"name": c, "keys": [c]} for c in id_like]
         for veto in cfg.get("vetoes", []):     # twins never share a case or account number
             veto.setdefault("unless", {}).update({c: ["exact"] for c in id_like})
+        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, cfg)
+        if not vetoes_on:
+            cfg["vetoes"] = []
     with timer.stage("blocking"):
         summary.update(build_candidates(con, cfg))
     with timer.stage("comparisons"):
@@ -119,6 +148,8 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         score_pairs(con, cfg, comparisons, "linkage_gamma", "linkage_scored",
                     model.prior_weight())
         con.execute("DROP TABLE linkage_gamma")
+        decided = apply_decisions(con, cfg, comparisons, decisions, "linkage_scored",
+                                  model.prior_weight())
     with timer.stage("clustering"):
         clusters = build_clusters(con, cfg, comparisons, "linkage_scored", n_records,
                                   model.prior_weight())
@@ -130,17 +161,39 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         _write_person(con, person)
     with timer.stage("write"):
         _write_pairs(con, cfg, comparisons)
+        decided["not_honoured"] = int(write_decision_table(con))
         review_pairs = build_review(con, cfg, clusters.refused)
         rules = dict(con.execute(
             "SELECT CASE WHEN match_rule LIKE $det THEN 'deterministic' ELSE match_rule END, "
-            "count(*) FROM linkage_scored WHERE rule_no <> $check GROUP BY 1",
-            {"det": DETERMINISTIC_PREFIX + "%", "check": CHECK_RULE_NO}).fetchall())
+            "count(*) FROM linkage_scored WHERE rule_no NOT IN ($check, $review) GROUP BY 1",
+            {"det": DETERMINISTIC_PREFIX + "%", "check": CHECK_RULE_NO,
+             "review": REVIEW_RULE_NO}).fetchall())
         above = con.execute("SELECT count(*) FROM linkage_scored WHERE match_probability >= $t",
                             {"t": float(cfg["clustering"]["threshold"])}).fetchall()[0][0]
         for table in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
         con.execute("DROP VIEW IF EXISTS linkage_input")
+        _summarise(summary, cfg, model, clusters, person, id_counts, rules, above, review_pairs,
+                   decided, n_records, timer)
+        if model_report is not None:
+            write_model_report(con, model_report, summary, cfg)
+            summary["model_report"] = str(model_report)
 
+    summary["seconds"] = dict(timer.seconds)
+    summary["seconds"]["total"] = round(float(np.sum(list(timer.seconds.values()))), 3)
+    log.info("linkage: %d records, %d candidate pairs, %d clusters (%d multi-record)",
+             summary["records"], summary["candidate_pairs"], summary["clusters"],
+             summary["multi_record_clusters"])
+    if decided["given"]:
+        log.info("linkage: %d review decisions applied (%d match, %d non-match), %d name records "
+                 "not in this run, %d not honoured", decided["applied"], decided["match"],
+                 decided["non_match"], decided["records_not_found"], decided["not_honoured"])
+    return summary
+
+
+def _summarise(summary: dict, cfg: dict, model, clusters, person: pd.DataFrame, id_counts: dict,
+               rules: dict, above: int, review_pairs: int, decided: dict, n_records: int,
+               timer: _Timer) -> None:
     sizes = person.groupby("person_id").size() if len(person) else pd.Series(dtype="int64")
     summary.update({
         "records": int(n_records),
@@ -156,16 +209,16 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         "largest_cluster": int(sizes.max()) if len(sizes) else 0,
         **id_counts,
         "review_pairs": int(review_pairs),
+        "review_decisions": decided,
         "m_source": model.m_source,
         "u_source": model.u_source,
         "em_iterations": model.em_iterations,
         "em_sample_pairs": model.em_pairs,
         "u_sample_pairs": model.u_pairs,
         "lambda_candidates": float(model.lambda_candidates),
-        "seconds": timer.seconds,
+        "lambda": float(model.prior),
+        "em_sessions": [s["name"] for s in cfg["model"].get("training") or []],
+        "threshold": float(cfg["clustering"]["threshold"]),
+        "review_band": [float(cfg["review"]["low"]), float(cfg["clustering"]["threshold"])],
+        "seconds": dict(timer.seconds),
     })
-    summary["seconds"]["total"] = round(float(np.sum(list(timer.seconds.values()))), 3)
-    log.info("linkage: %d records, %d candidate pairs, %d clusters (%d multi-record)",
-             summary["records"], summary["candidate_pairs"], summary["clusters"],
-             summary["multi_record_clusters"])
-    return summary
