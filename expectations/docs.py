@@ -1,21 +1,32 @@
 """Data Docs: the static HTML pages Great Expectations renders from suites and validation results.
 
 Each run writes one site into the home directory, `<home>/data-docs/<run id>/index.html`, listing
-every extract validated in that run (its suite and how many rows broke each rule). Only counts and
-percentages are kept in the results rendered there: the unexpected values GX would otherwise show
-(names, dates of birth, postcodes...) are stripped first, because the pages are meant to be opened
-in a browser and passed around. The quarantine tables in the warehouse hold the values.
+every extract validated in that run (its suite and how many rows broke each rule), and
+`<home>/data-docs/index.html` lists the runs, newest first: that is the page to open. Only counts
+and percentages are kept in the results rendered there: the unexpected values GX would otherwise
+show (names, dates of birth, postcodes...) are stripped first, because the pages are meant to be
+opened in a browser and passed around. The quarantine tables in the warehouse hold the values.
 
-Offline, the pages render unstyled (GX links its CSS and scripts from CDNs); all the content is
-there.
+GX 1.x pages load Bootstrap, jQuery, bootstrap-table, Font Awesome, Vega and its logo from CDNs
+and S3, and its index page builds its tables with those scripts, so offline (where a council's
+analysts often are) the GX index shows no results at all. Joined Up therefore removes every
+remote script, stylesheet and image from the pages GX writes, links a local stylesheet, and writes
+its own script-free index pages; the test suite checks that every link resolves to a local file.
 """
 
 from __future__ import annotations
 
 import copy
+import html
+import json
 import os
+import re
+import shutil
+import threading
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import great_expectations as gx  # noqa: E402
@@ -27,6 +38,17 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
 
 SITE = "joinedup"
 DOCS_FOLDER = "data-docs"
+MANIFEST = "joinedup-validations.json"      # per run: one entry per extract, counts only
+STYLESHEET = Path(__file__).parent / "static" / "joinedup.css"
+LOGO = "static/images/logo-long.png"        # shipped by GX into every site's static folder
+SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.S | re.I)
+REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.I)
+REMOTE_IMG = re.compile(r"(<img\b[^>]*\bsrc=)[\"']https?://[^\"']*[\"']", re.I)
+REMOTE_CSS_URL = re.compile(r"url\(\s*['\"]?https?://[^)'\"]*['\"]?\s*\)", re.I)
+# GX 1.24 writes the favicon link of validation pages one folder too shallow; every relative link
+# into the site's static folder is re-rooted at the page's real depth
+LOCAL_STATIC = re.compile(r"(\b(?:href|src)=[\"'])(?:\.\./)*static/", re.I)
+_lock = threading.Lock()
 # result keys that hold counts only; everything else (unexpected values, index lists, queries)
 # is dropped before rendering
 COUNT_KEYS = {"element_count", "missing_count", "missing_percent", "unexpected_count",
@@ -65,11 +87,18 @@ def without_values(result):
     return clean
 
 
-def write_data_docs(folder: Path, suite: gx.ExpectationSuite, result, batch_label: str) -> Path:
+def write_data_docs(folder: Path, suite: gx.ExpectationSuite, result, batch_label: str,
+                    counts: dict | None = None) -> Path:
     """Add one extract's validation to the run's Data Docs site and rebuild its index.
 
-    `batch_label` names the extract on the pages (a file name and checksum, never data).
+    `batch_label` names the extract on the pages (a file name and checksum, never data);
+    `counts` (rows in / quarantined / warned, rows per failed rule) goes on the run's index.
     """
+    with _lock:
+        return _write(folder, suite, result, batch_label, counts or {})
+
+
+def _write(folder: Path, suite, result, batch_label: str, counts: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     context = _docs_context(str(folder.resolve()))
     context.suites.add_or_update(gx.ExpectationSuite(
@@ -82,5 +111,124 @@ def write_data_docs(folder: Path, suite: gx.ExpectationSuite, result, batch_labe
                                      batch_identifier=batch_label)
     context.validation_results_store.set(key, without_values(result))
     context.build_data_docs(site_names=[SITE])
+    entries = _manifest(folder)
+    listed = {e["page"] for e in entries}
+    results = (folder / "validations").joinpath(*suite.name.split("."))
+    pages = sorted(p.relative_to(folder).as_posix() for p in results.rglob("*.html")
+                   if p.name == f"{batch_label}.html")
+    stats = result.statistics or {}
+    entries.append({
+        "suite": suite.name,
+        "suite_page": "expectations/" + "/".join(suite.name.split(".")) + ".html",
+        "extract": batch_label,
+        "page": next((p for p in pages if p not in listed), pages[-1] if pages else ""),
+        "success": bool(result.success),
+        "expectations": int(stats.get("evaluated_expectations") or 0),
+        "expectations_failed": int(stats.get("unsuccessful_expectations") or 0),
+        **{k: counts[k] for k in ("rows_in", "rows_quarantined", "rows_warned", "rules")
+           if k in counts},
+    })
+    (folder / MANIFEST).write_text(json.dumps(entries, indent=1))
+    make_offline(folder)
+    (folder / "index.html").write_text(run_index(folder.name, entries))
+    shutil.copyfile(STYLESHEET, folder.parent / STYLESHEET.name)
+    (folder.parent / "index.html").write_text(runs_index(folder.parent))
     os.chmod(folder, 0o700)
     return folder / "index.html"
+
+
+def _manifest(folder: Path) -> list[dict]:
+    path = folder / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def make_offline(folder: Path) -> None:
+    """Strip remote scripts, stylesheets and images from GX's pages; link the local stylesheet."""
+    styles = folder / "static" / "styles"
+    styles.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STYLESHEET, styles / STYLESHEET.name)
+    for page in folder.rglob("*.html"):
+        if page.parent == folder and page.name == "index.html":
+            continue                                  # replaced by run_index below
+        text = page.read_text()
+        up = "../" * (len(page.relative_to(folder).parts) - 1)
+        local = f'<link rel="stylesheet" href="{up}static/styles/{STYLESHEET.name}">'
+        done = SCRIPT.sub("", text)
+        done = REMOTE_LINK.sub("", done)
+        done = REMOTE_IMG.sub(rf'\g<1>"{up}{LOGO}"', done)
+        done = REMOTE_CSS_URL.sub(f"url('{up}{LOGO}')", done)
+        done = LOCAL_STATIC.sub(rf"\g<1>{up}static/", done)
+        if local not in done:
+            done = done.replace("</head>", f"  {local}\n</head>", 1)
+        if done != text:
+            page.write_text(done)
+
+
+def _page(title: str, body: str, css: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title>"
+            f'<link rel="stylesheet" href="{css}"></head>\n<body>\n'
+            f'<div class="jo-header"><strong>Joined Up</strong> &middot; validation reports</div>'
+            f"\n<main>\n{body}\n</main>\n</body></html>\n")
+
+
+def _status(entry: dict) -> str:
+    if not entry.get("success", True):
+        return '<span class="jo-fail">rows quarantined</span>'
+    if entry.get("rows_warned"):
+        return '<span class="jo-warn">passed with warnings</span>'
+    return '<span class="jo-pass">passed</span>'
+
+
+def run_index(run_id: str, entries: list[dict]) -> str:
+    """One run's extracts with their counts and failed rules, as plain HTML (no script)."""
+    rows = []
+    for e in entries:
+        rules = "".join(f"<li>{html.escape(rule)}: {n:,} row(s)</li>"
+                        for rule, n in sorted((e.get("rules") or {}).items()))
+        page = (f'<a href="{quote(e["page"])}">{html.escape(e["extract"])}</a>' if e["page"]
+                else html.escape(e["extract"]))
+        counts = "".join(f"<td>{e[k]:,}</td>" if k in e else "<td></td>"
+                         for k in ("rows_in", "rows_quarantined", "rows_warned"))
+        rows.append(
+            f"<tr><td>{page}</td>"
+            f'<td><a href="{quote(e["suite_page"])}">{html.escape(e["suite"])}</a></td>'
+            f"<td>{_status(e)}</td>{counts}"
+            f"<td>{e['expectations_failed']} of {e['expectations']}</td>"
+            f'<td><ul class="jo-rules">{rules}</ul></td></tr>')
+    body = (f"<p><a href=\"../index.html\">All runs</a></p>\n"
+            f"<h1>Validation of run {html.escape(run_id)}</h1>\n"
+            f'<p class="jo-note">Each extract validated in this run, against the expectation '
+            f"suite of its kind and column map. Counts only: the rejected values are in the "
+            f"warehouse's quarantine tables, not on these pages. Files rejected before "
+            f"validation (unreadable, wrong kind, required column missing) are in the run "
+            f"summary.</p>\n"
+            f"<table><thead><tr><th>extract (validation result)</th><th>suite</th>"
+            f"<th>status</th><th>rows in</th><th>quarantined</th><th>warned</th>"
+            f"<th>expectations failed</th><th>rules broken</th></tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody></table>")
+    return _page(f"Joined Up validation, run {run_id}", body,
+                 f"static/styles/{STYLESHEET.name}")
+
+
+def runs_index(root: Path) -> str:
+    """`<home>/data-docs/index.html`: every run with Data Docs, newest first."""
+    runs = sorted((p for p in root.iterdir() if (p / MANIFEST).exists()),
+                  key=lambda p: p.name, reverse=True)
+    rows = []
+    for run in runs:
+        entries = _manifest(run)
+        quarantined = sum(e.get("rows_quarantined", 0) for e in entries)
+        rows.append(f'<tr><td><a href="{quote(run.name)}/index.html">{html.escape(run.name)}'
+                    f"</a></td><td>{len(entries)}</td>"
+                    f"<td>{sum(e.get('rows_in', 0) for e in entries):,}</td>"
+                    f"<td>{quarantined:,}</td></tr>")
+    latest = (f'<p>Latest run: <a href="{quote(runs[0].name)}/index.html">'
+              f"{html.escape(runs[0].name)}</a></p>") if runs else "<p>No runs yet.</p>"
+    body = (f"<h1>Data Docs</h1>\n{latest}\n"
+            f'<p class="jo-note">Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Run ids are '
+            f"the run's start time (UTC).</p>\n"
+            f"<table><thead><tr><th>run</th><th>extracts validated</th><th>rows in</th>"
+            f"<th>rows quarantined</th></tr></thead>\n<tbody>\n" + "\n".join(rows)
+            + "\n</tbody></table>")
+    return _page("Joined Up Data Docs", body, STYLESHEET.name)

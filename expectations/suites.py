@@ -1,8 +1,10 @@
 """Building the expectation suite for one mapped extract.
 
-The suite depends on the kind, on which canonical columns the supplier's map provides, and on the
-extract date (for "not in the future" and "plausible for a child"). Every expectation carries a
-plain-English rule in its `meta`, which is what the quarantine table and the Data Docs show.
+The suite depends on the kind, on which canonical columns the supplier's map provides, on the
+code lists the map translates with, and on the extract date (for "not in the future", "plausible
+for a child" and "code in force"). Every expectation carries a plain-English rule in its `meta`,
+which is what the quarantine table and the Data Docs show; rules name columns, code lists and
+dates, never a value from the file, so they can be logged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import great_expectations.expectations as gxe
 import yaml
 from great_expectations.expectations.row_conditions import Column as Col
 
+from sources.codes import translation
 from sources.kinds import Kind
 
 SETTINGS_PATH = Path(__file__).parent / "settings.yaml"
@@ -32,6 +35,19 @@ TYPE_WORDS = {
 }
 
 
+# A cell a spreadsheet would run as a formula (CSV injection, OWASP): one starting with = or @, or
+# with + or - unless the whole value is a plain number (negative counts and ids stay legitimate),
+# or with a formula start after a tab or line break inside the cell. Hyphens inside a value
+# (double-barrelled surnames, "12-14 High Street") never match. Values are trimmed before this
+# check, so a leading tab or CR is judged by what follows it.
+FORMULA_LIKE = r"^[=@]|^[+-](?!\d+(?:[.,]\d+)*$)|[\t\r\n][=+\-@]"
+FORMULA_RULE = ("formula_like_value: {column} must not start like a spreadsheet formula "
+                "(=, @, or + / - other than a plain number)")
+CODE_DATE_RULE = "code_not_valid_for_date: {column} code is from {ref} ({period}), {why}"
+# helper column validation adds beside a translated code column: the supplier code as compared
+CODE_KEY = "{column}__code"
+
+
 @cache
 def load_settings() -> dict:
     return yaml.safe_load(SETTINGS_PATH.read_text())
@@ -44,9 +60,62 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def event_column(kind: Kind, present: set[str]) -> str | None:
+    """The date a row's codes were recorded on: the kind's event date, else its first required
+    date; None when the map supplies neither (codes are then judged at the extract date)."""
+    event = kind.event_date or next(
+        (c.name for c in kind.columns.values() if c.required and c.type in ("date", "datetime")
+         and c.name != "dob"), None)
+    return event if event in present else None
+
+
+def _code_periods(kind: Kind, present: set[str], code_lists: dict[str, str], as_of: date):
+    """(expectation, rule, column) checking that each translated code was in force.
+
+    A code is accepted when the dates its list (or the code itself) was valid overlap the span
+    from the row's event date to the extract date: valid at the event means it was recorded
+    under the list then in force; valid at the extract date means the supplier's system has
+    recoded its history to the current list. Outside that span the code cannot mean what the
+    map assumes, so the row is quarantined, never guessed (see sources/codes/README.md).
+    """
+    event = event_column(kind, present)
+    for column, ref in sorted(code_lists.items()):
+        if column not in present:
+            continue
+        key = CODE_KEY.format(column=column)
+        table = translation(ref)
+        for period, codes in table.periods().items():
+            codes = sorted(codes)
+            when = period.describe()
+            if period != table.period:       # a code-level period: say which codes it covers
+                when = f"codes {', '.join(codes)} {when}"
+
+            def rule(why, when=when, column=column, ref=ref):
+                return CODE_DATE_RULE.format(column=column, ref=ref, period=when, why=why)
+
+            if period.valid_from is not None and period.valid_from > as_of:
+                yield (gxe.ExpectColumnValuesToNotBeInSet(column=key, value_set=codes),
+                       rule("which starts after the extract date"), column)
+            if period.valid_to is None:
+                continue
+            if event is not None:
+                end = datetime.combine(period.valid_to + timedelta(days=1), time(0, 0))
+                yield (gxe.ExpectColumnValuesToBeBetween(
+                           column=event, max_value=end, strict_max=True,
+                           row_condition=Col(key).is_in(codes)),
+                       rule(f"which ended before the row's {event}"), column)
+            elif period.valid_to < as_of:
+                yield (gxe.ExpectColumnValuesToNotBeInSet(column=key, value_set=codes),
+                       rule("which ended before the extract date"), column)
+
+
 def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
-                settings: dict | None = None) -> gx.ExpectationSuite:
+                settings: dict | None = None,
+                code_lists: dict[str, str] | None = None) -> gx.ExpectationSuite:
+    """`code_lists` (code column -> translation) adds the code-in-force checks; the validation
+    frame must then carry each column's supplier code in `<column>__code`."""
     settings = {**load_settings(), **(settings or {})}
+    formula_types = set(settings.get("formula_check_types") or [])
     warn_types = set(settings["warn_only_types"])
     end_of_day = datetime.combine(as_of + timedelta(days=1), time(0, 0))
     earliest = datetime.combine(_years_before(as_of, settings["max_event_age_years"]), time(0, 0))
@@ -68,6 +137,9 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
         if col.required:
             add(gxe.ExpectColumnValuesToNotBeNull(column=f"{name_}_raw"),
                 f"{name_} is required", name_)
+        if col.type in formula_types:
+            add(gxe.ExpectColumnValuesToNotMatchRegex(column=f"{name_}_raw", regex=FORMULA_LIKE),
+                FORMULA_RULE.format(column=name_), name_)
         if col.type in TYPE_WORDS:
             severity = "warning" if col.type in warn_types else "critical"
             add(gxe.ExpectColumnValuesToNotBeNull(
@@ -95,12 +167,12 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
                                               max_value=end_of_day),
             f"dob must be plausible for a child or care leaver (aged 0 to "
             f"{settings['max_age_years']} at the extract date, not in the future)", "dob")
-        event = kind.event_date or next(
-            (c.name for c in kind.columns.values() if c.required and c.type in ("date", "datetime")
-             and c.name != "dob"), None)
-        if event and event in present:
+        event = event_column(kind, present)
+        if event:
             add(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                     column_A=event, column_B="dob", or_equal=True,
                     ignore_row_if="either_value_is_missing"),
                 f"dob must not be after {event} (a child cannot appear before birth)", "dob")
+    for expectation, rule, column in _code_periods(kind, present, code_lists or {}, as_of):
+        add(expectation, rule, column)
     return gx.ExpectationSuite(name=name, expectations=found)

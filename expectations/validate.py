@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from expectations.suites import build_suite
+from expectations.suites import CODE_KEY, build_suite
 from sources.mapping import MappedExtract
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -65,8 +65,13 @@ def _batch_definition(context, asset_name: str):
 
 
 def validation_frame(mapped: MappedExtract) -> pd.DataFrame:
-    """A copy with plain dtypes GX handles, and the file row number as a column."""
+    """A copy with plain dtypes GX handles, the file row number as a column, and each translated
+    code column's supplier code as compared with its code list (for the code-in-force checks)."""
     frame = mapped.frame.copy()
+    for column in mapped.code_lists:
+        if f"{column}_raw" in frame:
+            frame[CODE_KEY.format(column=column)] = \
+                frame[f"{column}_raw"].astype("string").str.strip().str.upper()
     for col in frame.columns:
         dtype = frame[col].dtype
         if isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or str(dtype) == "Int64":
@@ -81,7 +86,8 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
     """Validate, and with `docs_dir` add the result (counts only) to that Data Docs site."""
     context = _context()
     suite = context.suites.add_or_update(
-        build_suite(mapped.kind, mapped.columns, as_of, suite_name, settings))
+        build_suite(mapped.kind, mapped.columns, as_of, suite_name, settings,
+                    code_lists=mapped.code_lists))
     batch_definition = _batch_definition(context, suite_name)
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
@@ -90,11 +96,6 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
         batch_parameters={"dataframe": frame},
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
     )
-    docs = None
-    if docs_dir is not None:
-        from expectations.docs import write_data_docs
-
-        docs = write_data_docs(docs_dir, suite, result, batch_label or suite_name)
     records, warnings, warned = [], {}, []
     for res in result.results:
         if res.success:
@@ -119,6 +120,18 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
     failures = pd.DataFrame(records, columns=["row_number", "column_name", "rule", "value"])
     bad = sorted(set(failures["row_number"]))
     good = mapped.frame.drop(index=bad)
+    docs = None
+    if docs_dir is not None:
+        from expectations.docs import write_data_docs
+
+        warned_frame = pd.DataFrame(warned, columns=["row_number", "column_name", "rule"])
+        counts = {
+            "rows_in": len(mapped.frame), "rows_quarantined": len(bad),
+            "rows_warned": int(warned_frame["row_number"].nunique()),
+            "rules": {**failures.groupby("rule")["row_number"].nunique().astype(int).to_dict(),
+                      **{rule: int(n) for rule, n in warnings.items()}},
+        }
+        docs = write_data_docs(docs_dir, suite, result, batch_label or suite_name, counts)
     log.info("validated %s: %d rows, %d quarantined, %d expectations", suite_name,
              len(mapped.frame), len(bad), len(result.results))
     return Validation(good=good, failures=failures, quarantined_rows=bad, warnings=warnings,

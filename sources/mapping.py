@@ -37,6 +37,9 @@ class MappedExtract:
     blank_rows: int = 0
     notes: list[str] = field(default_factory=list)   # absent optional columns etc. (no values)
     extra_columns: list[str] = field(default_factory=list)  # supplier columns the map ignores
+    # code column -> `<table>.<translation>` it was mapped with, so validation can check that
+    # each code was in force at the row's date (inline `codes:` carry no dates: not listed)
+    code_lists: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_in(self) -> int:
@@ -130,7 +133,7 @@ def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract
                      encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet)
     lookup = {normalise_header(h): h for h in raw.frame.columns}
     out = pd.DataFrame(index=raw.frame.index)
-    present, notes = [], []
+    present, notes, code_lists = [], [], {}
     for name, rule in cmap.columns.items():
         col = kind.columns[name]
         text = _column_text(raw, rule, lookup, _kept_words(col, rule))
@@ -140,6 +143,8 @@ def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract
         out[f"{name}_raw"] = text
         out[name] = _parse(col, rule, text, cmap, raw.is_spreadsheet, file_name)
         present.append(name)
+        if col.type == "code" and rule.codes is None and rule.translate:
+            code_lists[name] = rule.translate
     used = {normalise_header(c) for rule in cmap.columns.values() for c in rule.supplier_columns}
     extra = [str(h) for h in raw.frame.columns
              if normalise_header(h) not in used and str(h).strip()
@@ -153,4 +158,5 @@ def apply_map(raw: RawExtract, cmap: ColumnMap, file_name: str) -> MappedExtract
         out["person_ref_raw"] = out["record_id_raw"]
         present.append("person_ref")
     return MappedExtract(kind=kind, map_name=cmap.name, frame=out, columns=present,
-                         blank_rows=blank_rows, notes=notes, extra_columns=extra)
+                         blank_rows=blank_rows, notes=notes, extra_columns=extra,
+                         code_lists=code_lists)

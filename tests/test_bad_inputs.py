@@ -393,17 +393,49 @@ def test_30_day_first_dates_are_inferred_when_unambiguous(tmp_path):
     assert list(out.staged["dob"].dt.strftime("%Y-%m-%d")) == ["2012-04-03", "2011-12-25"]
 
 
-def test_31_formula_like_values_are_stored_as_text_and_defused_on_export(tmp_path):
+def test_31_formula_like_values_in_text_columns_are_quarantined(tmp_path):
     formulas = {"Ref": "+cmd|' /C calc'!A0", "Forename": '=HYPERLINK("http://x.invalid","y")',
                 "Surname": "@SUM(A1:A9)", "Nominal": "-2+3", "Address": "=1+1"}
-    out = deliver(tmp_path, "formulas.csv", csv_text([row(1, **formulas)]))
-    loaded(out, 1)
-    staged = out.staged.iloc[0]
-    assert staged["record_id"] == formulas["Ref"]
-    assert staged["person_key"] == "police:-2+3"
-    assert staged["first_name_raw"] == formulas["Forename"]
-    for value in formulas.values():
+    out = deliver(tmp_path, "formulas.csv", csv_text([row(1, **formulas), row(2)]))
+    loaded(out, 2, quarantined=1)
+    rule = ("formula_like_value: {} must not start like a spreadsheet formula "
+            "(=, @, or + / - other than a plain number)")
+    assert out.failures == [
+        (2, "address", rule.format("address"), "=1+1"),
+        (2, "first_name", rule.format("first_name"), formulas["Forename"]),
+        (2, "last_name", rule.format("last_name"), "@SUM(A1:A9)"),
+        (2, "person_ref", rule.format("person_ref"), "-2+3"),
+        (2, "record_id", rule.format("record_id"), formulas["Ref"]),
+    ]
+    assert list(out.staged["record_id"]) == ["OCC2"]
+    for value in formulas.values():             # and any that reach an export are defused
         assert guard_cell(value) == "'" + value
+
+
+def test_31b_hyphens_negative_numbers_and_signed_ids_are_not_formulas(tmp_path):
+    out = deliver(tmp_path, "hyphens.csv", csv_text([
+        row(1, Surname="Fennimore-Oak", Forename="Anne-Marie", Address="12-14 Quillon Row"),
+        row(2, Nominal="-4102", Ref="+77", Surname="O'Varrick-Lunn"),
+        row(3, Suspects="-1")]))
+    loaded(out, 3, quarantined=1)
+    assert out.failures == [(4, "suspect_count", "suspect_count must be at least 0", "-1")]
+    assert list(out.staged["last_name"]) == ["FENNIMORE-OAK", "OVARRICK-LUNN"]
+    assert list(out.staged["person_key"]) == ["police:NOM1", "police:-4102"]
+
+
+def test_31c_formula_after_a_tab_or_line_break_is_caught(tmp_path):
+    out = deliver(tmp_path, "hidden.csv", csv_text([
+        row(1, Address="\t=1+1"), row(2, Address="1 Nowhere Row\r\n=HYPERLINK(\"x\")"),
+        row(3, Surname="\t-Quell")]))
+    loaded(out, 3, quarantined=3)
+    assert out.rules() == {
+        (2, "address", "formula_like_value: address must not start like a spreadsheet formula "
+                       "(=, @, or + / - other than a plain number)"),
+        (3, "address", "formula_like_value: address must not start like a spreadsheet formula "
+                       "(=, @, or + / - other than a plain number)"),
+        (4, "last_name", "formula_like_value: last_name must not start like a spreadsheet "
+                         "formula (=, @, or + / - other than a plain number)"),
+    }
 
 
 def test_32_a_one_megabyte_cell_is_kept_whole(tmp_path):
@@ -573,3 +605,77 @@ def test_44_free_text_ethnicity_keeps_refused_not_known_and_not_recorded_apart(t
                    ("REFU", "Prefer not to say"), ("NOBT", "Unknown"), (None, None),
                    ("NOBT", "Not Known")]
     assert sexes[0] == ("U",)          # 'Unknown' is an answer the sex code list knows
+
+
+# --- code lists valid by date ----------------------------------------------------------------
+
+def _sex_map(rule: str) -> dict[str, str]:
+    text = MAP.replace("  sex: {column: Sex, translate: sex.mfu}\n", f"  sex: {rule}\n")
+    return {"bad_inputs_rms": text}
+
+
+def _on(n: int, day: str, **changes: str) -> dict[str, str]:
+    """A missing-person row whose report, last seen and found times all fall on `day`."""
+    return row(n, Reported=f"{day} 10:00", **{"Last Seen": f"{day} 08:00",
+                                              "Found": f"{day} 20:00"}, **changes)
+
+
+def test_45_sex_code_from_a_list_that_ended_before_the_event_is_quarantined(tmp_path):
+    # CIN GenderCurrent (0/1/2/9) ended with the 2023-24 return; a 2026 report cannot use it
+    out = deliver(tmp_path, "gender_current.csv", csv_text([
+        _on(1, "01/03/2026", Sex="2"), _on(2, "15/03/2024", Sex="1")]),
+        maps=_sex_map("{column: Sex, translate: sex.cin_gender_current}"))
+    loaded(out, 2, quarantined=1)
+    assert out.failures == [(2, "sex", "code_not_valid_for_date: sex code is from "
+                             "sex.cin_gender_current (valid to 2024-03-31), which ended before "
+                             "the row's reported_at", "2")]
+    assert list(out.staged["sex"]) == ["M"]
+    con = connect(next((tmp_path / "home" / "warehouse" / "builds").glob("*.duckdb")),
+                  read_only=True)
+    try:
+        where = con.execute("SELECT file_name, row_number, supplier_column, value "
+                            "FROM quarantine.row_failure").fetchall()
+    finally:
+        con.close()
+    assert where == [("gender_current.csv", 2, "Sex", "2")]
+
+
+def test_46_per_code_dates_accept_each_code_in_its_own_years(tmp_path):
+    # sex.cin_any_year: 0/1/2/9 to 2024-03-31, M/F/U from 2024-04-01; a history recoded to
+    # M/F/U is valid at the extract date, so old events with F load
+    out = deliver(tmp_path, "any_year.csv", csv_text([
+        _on(1, "10/06/2023", Sex="2"),
+        _on(2, "10/06/2023", Sex="F"),
+        _on(3, "01/03/2026", Sex="F"),
+        _on(4, "01/03/2026", Sex="9"),
+        row(5, Sex="1", Reported="31/03/2024 23:30", **{"Last Seen": "31/03/2024 20:00",
+                                                        "Found": "31/03/2024 23:45"}),
+        _on(6, "01/04/2024", Sex="1"),
+    ]), maps=_sex_map("{column: Sex, translate: sex.cin_any_year}"))
+    loaded(out, 6, quarantined=2)
+    rule = ("code_not_valid_for_date: sex code is from sex.cin_any_year (codes 0, 1, 2, 9 "
+            "valid to 2024-03-31), which ended before the row's reported_at")
+    assert out.failures == [(5, "sex", rule, "9"), (7, "sex", rule, "1")]
+    assert list(out.staged["record_id"]) == ["OCC1", "OCC2", "OCC3", "OCC5"]
+    assert list(out.staged["sex"]) == ["F", "F", "F", "M"]
+
+
+def test_47_inline_codes_in_the_map_carry_no_dates(tmp_path):
+    # the documented way to accept the old numeric codes after checking with the supplier
+    out = deliver(tmp_path, "inline.csv", csv_text([_on(1, "01/03/2026", Sex="2")]),
+                  maps=_sex_map('{column: Sex, codes: {"1": M, "2": F}}'))
+    loaded(out, 1)
+    assert list(out.staged["sex"]) == ["F"]
+
+
+def test_48_police_16_plus_1_code_after_the_2011_switch_is_quarantined(tmp_path):
+    rms = MAP.replace("  sex: {column: Sex, translate: sex.mfu}\n",
+                      "  sex: {column: Sex, translate: sex.mfu}\n"
+                      "  ethnicity: {column: SDE, translate: ethnicity.police_sde_16plus1}\n")
+    out = deliver(tmp_path, "old_sde.csv", csv_text(
+        [_on(1, "01/03/2026", SDE="O1"), _on(2, "01/03/2026", SDE="")], [*HEADER, "SDE"]),
+        maps={"bad_inputs_rms": rms})
+    loaded(out, 2, quarantined=1)
+    assert out.failures == [(2, "ethnicity", "code_not_valid_for_date: ethnicity code is from "
+                             "ethnicity.police_sde_16plus1 (valid to 2011-03-31), which ended "
+                             "before the row's reported_at", "O1")]

@@ -537,3 +537,13 @@ def test_every_supplier_has_a_map_and_an_inbox_folder():
         assert supplier.source == source
         assert maps[supplier.map_name].kind == source
         assert supplier.map_name == EXPECTED_MAP[source]
+
+
+def test_postcode_units_beyond_the_configured_districts_are_distinct():
+    """A population bigger than the districts hold (1M children) gets further districts instead
+    of a rejection loop that never ends."""
+    from sources.synth.identifiers import postcode_units
+
+    units = postcode_units(np.random.default_rng(1), 5_000, "ZX", {1: 0.5, 2: 0.5}, "ABDEFG")
+    assert len(set(units)) == 5_000
+    assert {u.split()[0] for u in units} >= {"ZX1", "ZX2", "ZX3"}

@@ -1,6 +1,9 @@
+import re
 from datetime import date
 
-from expectations.suites import build_suite
+import pytest
+
+from expectations.suites import FORMULA_LIKE, build_suite
 from expectations.validate import validate_extract
 from sources.column_maps import choose_map, load_maps
 from sources.kinds import get_kind
@@ -68,3 +71,53 @@ def test_suite_only_checks_columns_the_map_provides():
                         RUN_DATE, "yot.partial")
     columns = {e.meta["column"] for e in suite.expectations}
     assert columns == {"record_id", "assessment_date", "person_ref"}
+
+
+def test_code_list_not_yet_in_force_at_the_extract_date_is_quarantined(tmp_path):
+    # an extract made in January 2024 cannot carry the M/F/U list that began in April 2024
+    from tests.conftest import POLICE_MAP, write_map
+
+    maps = tmp_path / "maps"
+    write_map(maps, POLICE_MAP.replace("translate: sex.words", "translate: sex.mfu"))
+    row = GOOD.replace("01/02/2026", "10/01/2024").replace("02/02/2026", "11/01/2024")
+    path = tmp_path / "police.csv"
+    path.write_text(police_csv([row.format(n=1), row.format(n=2).replace(",F,", ",,")]))
+    source = open_source(path)
+    cmap, header_row = choose_map(source.peek(), "police", load_maps([maps]), path.name)
+    mapped = apply_map(source.read(header_row), cmap, path.name)
+    result = validate_extract(mapped, date(2024, 1, 31), "police.early")
+    assert result.failures.to_records(index=False).tolist() == [
+        (2, "sex", "code_not_valid_for_date: sex code is from sex.mfu (valid from 2024-04-01), "
+                   "which starts after the extract date", "F")]
+    assert len(result.good) + len(result.quarantined_rows) == mapped.rows_in == 2
+
+
+def test_a_kind_without_an_event_date_judges_codes_at_the_extract_date():
+    suite = build_suite(get_kind("school"), ["record_id", "person_ref", "sex"], RUN_DATE,
+                        "school.old_sex", code_lists={"sex": "sex.cin_gender_current"})
+    (check,) = [e for e in suite.expectations
+                if e.meta["rule"].startswith("code_not_valid_for_date")]
+    assert check.column == "sex__code" and sorted(check.value_set) == ["0", "1", "2", "9"]
+    assert check.meta["rule"] == ("code_not_valid_for_date: sex code is from "
+                                  "sex.cin_gender_current (valid to 2024-03-31), which ended "
+                                  "before the extract date")
+
+
+def test_columns_mapped_with_inline_codes_get_no_date_check(tmp_path, police_map_dir):
+    mapped, result = _validate(tmp_path, police_map_dir, [GOOD.format(n=1)])
+    assert mapped.code_lists == {"sex": "sex.words",
+                                 "ethnicity": "ethnicity.police_sde_18plus1",
+                                 "ethnicity_observed": "police_observed_ethnicity.ic_codes"}
+    assert "occurrence_type" not in mapped.code_lists        # `codes:` inline in the map
+
+
+@pytest.mark.parametrize(("value", "formula"), [
+    ("=1+1", True), ("@SUM(A1:A9)", True), ("+cmd|' /C calc'!A0", True), ("-2+3", True),
+    ('=HYPERLINK("http://x.invalid","y")', True), ("-Quell", True), ("Row 1\n=A1", True),
+    ("Ann\t@x", True),
+    ("Fennimore-Oak", False), ("Anne-Marie", False), ("12-14 Quillon Row", False),
+    ("-4102", False), ("+77", False), ("-12.5", False), ("O'Varrick-Lunn", False),
+    ("a=b", False), ("NOM1", False),
+])
+def test_formula_like_pattern(value, formula):
+    assert bool(re.search(FORMULA_LIKE, value)) is formula

@@ -77,7 +77,19 @@ def upn_valid(upn: str) -> bool:
 
 def postcode_units(rng: np.random.Generator, n: int, area: str, districts: dict,
                    letters: str) -> np.ndarray:
-    """n distinct postcodes of the shape '<area><district> <digit><letter><letter>'."""
+    """n distinct postcodes of the shape '<area><district> <digit><letter><letter>'.
+
+    A district holds 10 x letters^2 units; drawing more than half of that space would make the
+    rejection loop crawl (and past all of it, never end), so a population too big for the
+    configured districts gets further ones, numbered on, each as likely as the least likely."""
+    per_district = 10 * len(letters) ** 2
+    needed = -(-2 * n // per_district)
+    if needed > 99:
+        raise ValueError(f"{n} postcode units do not fit in one postcode area")
+    districts = dict(districts)
+    extra = [d for d in range(1, 100) if str(d) not in map(str, districts)]
+    weight = min(districts.values())
+    districts.update({d: weight for d in extra[:max(0, needed - len(districts))]})
     names = np.array([str(k) for k in districts], dtype=object)
     p = np.array(list(districts.values()), dtype=float)
     letter_arr = np.array(list(letters), dtype=object)
