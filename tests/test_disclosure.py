@@ -151,3 +151,72 @@ def test_inconsistent_equations_are_reported():
     cells = [Cell("a", 6), Cell("b", 7), Cell("t", 14, level=1)]
     problems = check_disclosure(cells, [Equation.total("t", ["a", "b"])], 5)
     assert problems == ["equation 0 does not hold for the table's values"]
+
+
+# ---------------------------------------------------------------- rounding to the nearest 5
+
+
+def test_round_count_to_nearest_5():
+    from warehouse.disclosure import round_count
+
+    assert [round_count(v, 5) for v in range(0, 14)] == [
+        0, 0, 0, 5, 5, 5, 5, 5, 10, 10, 10, 10, 10, 15]
+    assert round_count(7, None) == 7
+
+
+def test_rounding_after_suppression_passes_the_check_and_renders_rounded():
+    from warehouse.disclosure import apply_rounding, render_percent, render_rate
+
+    cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
+    suppressed = suppress(cells, eqs, 5)
+    rounded = apply_rounding(suppressed, "nearest_5")
+    # suppression is decided on the true values: the same cells are hidden
+    assert hidden(rounded) == hidden(suppressed)
+    assert check_disclosure(rounded, eqs, 5, "nearest_5") == []
+    shown = {c: render(cell) for c, cell in rounded.items() if not cell.suppressed}
+    assert all(int(v) % 5 == 0 for v in shown.values())
+    # totals are rounded on their own: TT = 94 -> 95, not the sum of rounded parts
+    assert shown["TT"] == "95"
+    assert rounded["r2C"].value == 20 and shown["r2C"] == "20"
+    assert rounded["r3T"].value == 32 and shown["r3T"] == "30"
+    assert rounded["TA"].value == 17 and shown["TA"] == "15"
+    # percentages and rates use the printed counts, so they cannot give the exact count back
+    assert render_percent(rounded["r3T"], rounded["TT"], "c", "z") == f"{100 * 30 / 95:.1f}"
+    assert render_rate(rounded["r3T"], 20000, "c", ":") == "15.0"
+    hidden_cell = next(c for c in rounded.values() if c.suppressed)
+    assert render_rate(hidden_cell, 20000, "c", ":") == "c"
+    assert render_rate(rounded["r3C"], None, "c", ":") == ":"
+
+
+def test_check_fails_on_unrounded_or_falsely_zero_cells():
+    from dataclasses import replace
+
+    from warehouse.disclosure import apply_rounding
+
+    cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
+    exact = suppress(cells, eqs, 5)
+    # published exactly while rounding is on: the rounding could be undone
+    problems = check_disclosure(exact, eqs, 5, "nearest_5")
+    assert problems and all("rounding" in p for p in problems)
+    rounded = apply_rounding(exact, "nearest_5")
+    rounded["r2C"] = replace(rounded["r2C"], published=21)
+    assert any("r2C" in p for p in check_disclosure(rounded, eqs, 5, "nearest_5"))
+    # a non-zero count printed as 0 would read as a true zero
+    small = {"a": Cell("a", 2, published=0)}
+    assert any("published as 0" in p for p in check_disclosure(small, [], 1, "nearest_5"))
+    with pytest.raises(ValueError):
+        check_disclosure(exact, eqs, 5, "nearest_3")
+
+
+def test_rounding_settings_are_validated():
+    from warehouse.settings import SettingsError, load_settings
+
+    assert load_settings().rounding == "none"
+    nested = {"publication": {"disclosure": {"rounding": "nearest_5"}}}
+    assert load_settings(nested).rounding == "nearest_5"
+    # the joinedup.yaml form: the publication section itself
+    assert load_settings({"disclosure": {"rounding": "nearest_5"}}).rounding == "nearest_5"
+    with pytest.raises(SettingsError, match="rounding must be one of"):
+        load_settings({"disclosure": {"rounding": "nearest_10"}})
+    with pytest.raises(SettingsError, match="threshold of at least 3"):
+        load_settings({"disclosure": {"rounding": "nearest_5", "threshold": 2}})

@@ -347,3 +347,51 @@ def test_nothing_delivered_publishes_not_available_rather_than_zero():
     assert {r["children_at_least_k"] for r in t8} == {":"}
     assert {r["denominator"] for r in published(con, "table9_indicators")} == {":"}
     assert {r["children"] for r in published(con, "indicator_breakdown")} == {":"}
+
+
+ROUNDED = {"publication": {"disclosure": {"rounding": "nearest_5"}}}
+
+
+def test_rounding_option_publishes_counts_rounded_to_5_after_suppression():
+    from warehouse.disclosure import round_count
+
+    con = new_warehouse()
+    bigger_cohort(con)
+    exact = run_all(con)
+    exact_cells = con.execute(
+        "SELECT cell_id, suppressed FROM mart.publication_cell ORDER BY cell_id").fetchall()
+    summary = run_all(con, ROUNDED)
+    assert summary["rounding"] == "nearest_5"
+    cells = {r[0]: r[1:] for r in con.execute(
+        "SELECT cell_id, value, suppressed FROM mart.publication_cell").fetchall()}
+    # the same cells are suppressed with and without rounding (it comes afterwards)
+    assert sorted((c, s) for c, (_v, s) in cells.items()) == exact_cells
+    assert exact["secondary_suppressed"] == summary["secondary_suppressed"]
+    counts = []
+    for table, columns in [("table8_datasets", ["children_at_least_k", "children_exactly_k",
+                                                "denominator"]),
+                           ("table9_indicators", ["children_at_least_k", "children_exactly_k"]),
+                           ("indicator_breakdown", ["children"]),
+                           ("missing_episodes", ["value", "denominator"]),
+                           ("feed_overlap", ["children"]),
+                           ("linkage_summary", ["records", "children"]),
+                           ("data_completeness", ["records", "recorded", "not_recorded"])]:
+        for row in published(con, table):
+            counts += [row[c] for c in columns if re.fullmatch(r"\d+", row[c])]
+    assert counts and all(int(v) % 5 == 0 for v in counts)
+    # every published count is its own true value rounded; totals too (not sums of parts)
+    t8 = {r["k"]: r for r in published(con, "table8_datasets")}
+    assert cells["t8|ge|1"][0] == 60 and t8[1]["denominator"] == "60"
+    breakdown = [r for r in published(con, "indicator_breakdown")
+                 if r["indicator"] == "ANY" and r["children"] not in ("c", ":")]
+    for r in breakdown:
+        value = cells["|".join(["breakdown", "ANY", r["age_band"], r["sex"],
+                                r["ethnicity_group"]])][0]
+        assert r["children"] == str(round_count(value, 5))
+    assert any(int(r["children"]) != cells["|".join(
+        ["breakdown", "ANY", r["age_band"], r["sex"], r["ethnicity_group"]])][0]
+        for r in breakdown)                               # some count really was rounded
+    # percentages are of the rounded counts
+    for r in t8.values():
+        if r["pct_at_least_k"] not in ("c", ":", "z"):
+            assert r["pct_at_least_k"] == f"{100 * int(r['children_at_least_k']) / 60:.1f}"

@@ -168,3 +168,62 @@ def test_population_rates(tmp_path):
           if r["feed"] == "LA" and r["measure"] == "children"][0]
     assert (ch["rate_per_10000"], ch["population"]) == ("1.0", "20000")
 
+
+
+def write_population(path) -> None:
+    """Single years 0-19 by sex, 2026 (and an older year that must be ignored)."""
+    lines = ["area_name,year,age,sex,population"]
+    for age in range(20):
+        lines.append(f"X,2026,{age},M,{1000 + age}")
+        lines.append(f"X,2026,{age},F,{2000 + age}")
+        lines.append(f"X,2025,{age},F,1")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_breakdown_rates_per_10000(tmp_path):
+    pop = tmp_path / "pop.csv"
+    write_population(pop)
+    con = new_warehouse()
+    build_missing_cohort(con)
+    publish(con, {"publication": {"disclosure": {"threshold": 1}, "population_file": str(pop)}})
+    got = {(r["indicator"], r["age_band"], r["sex"], r["ethnicity_group"]): r
+           for r in rows(con, "indicator_breakdown")}
+    everyone = got[("ANY", "All", "All", "All")]
+    pop_0_17 = sum(1000 + a + 2000 + a for a in range(18))
+    assert everyone["population"] == str(pop_0_17)
+    assert everyone["rate_per_10000"] == f"{10000 * int(everyone['children']) / pop_0_17:.1f}"
+    girls = got[("ANY", "14-15", "Female", "All")]        # M1, born 2011, aged 15 at P_END
+    pop_girls = sum(2000 + a for a in range(14, 16))
+    assert int(girls["children"]) > 0
+    assert (girls["population"], girls["rate_per_10000"]) == (
+        str(pop_girls), f"{10000 * int(girls['children']) / pop_girls:.1f}")
+    # no denominator: an open adult band, unknown age or sex, an ethnic group
+    for key in [("ANY", "18+", "All", "All"), ("ANY", "Unknown", "All", "All"),
+                ("ANY", "All", "Not known", "All"), ("ANY", "All", "All", "White")]:
+        assert (got[key]["rate_per_10000"], got[key]["population"]) == (":", ":"), key
+    # an indicator whose feed never arrived has no rate either
+    assert got[("I19", "All", "All", "All")]["rate_per_10000"] == ":"
+
+
+def test_rate_of_a_suppressed_count_is_suppressed(tmp_path):
+    pop = tmp_path / "pop.csv"
+    write_population(pop)
+    con = new_warehouse()
+    build_missing_cohort(con)
+    publish(con, {"publication": {"population_file": str(pop)}})     # threshold 5
+    breakdown = rows(con, "indicator_breakdown")
+    hidden = [r for r in breakdown if r["children"] == "c" and r["population"] != ":"]
+    assert hidden and {r["rate_per_10000"] for r in hidden} == {"c"}
+    shown = [r for r in breakdown if r["rate_per_10000"] not in ("c", ":")]
+    assert all(r["children"] not in ("c", ":") for r in shown)
+
+
+def test_population_file_errors_name_the_row(tmp_path):
+    import pytest
+
+    from warehouse.settings import SettingsError
+
+    pop = tmp_path / "pop.csv"
+    pop.write_text("area_name,year,age,sex,population\nX,2026,3,M,10\nX,2026,4,persons,20\n")
+    with pytest.raises(SettingsError, match="row 3, column sex"):
+        load_population(pop, 0, 17)

@@ -10,6 +10,12 @@ down, so suppression continues until the rank test in `derivable_cells` finds no
 
 Only uniqueness is tested: a hidden cell whose value can still vary is treated as protected,
 without computing how narrow its feasible interval is (no linear programming here).
+
+Rounding (`rounding: nearest_5`) is applied after suppression, to every published count on its
+own (a total is the rounding of the true total, not the sum of rounded parts). Suppression and
+the rank test still work on the true values: treating a rounded cell as if its exact value were
+known can only make the test stricter. Percentages and rates are then calculated from the
+rounded counts, because a percentage of a true count would give the unrounded count back.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 _TOLERANCE = 1e-9
+
+# Rounding modes of `publication.disclosure.rounding` -> the base published counts are rounded
+# to (None = counts published as they are).
+ROUNDING_BASES: dict[str, int | None] = {"none": None, "nearest_5": 5}
 
 
 class DisclosureError(RuntimeError):
@@ -36,6 +46,12 @@ class Cell:
     level: int = 0
     suppressed: bool = False
     reason: str | None = None   # "primary" / "secondary"
+    published: int | None = None  # the number printed once rounding is applied (None: value)
+
+    @property
+    def shown(self) -> int:
+        """The count a reader sees (meaningless for a suppressed cell)."""
+        return self.value if self.published is None else self.published
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,32 @@ class Equation:
 def is_primary(value: int, threshold: int) -> bool:
     """Counts 1..threshold-1 are too small to publish; 0 is a true zero and is shown."""
     return 0 < value < threshold
+
+
+def rounding_base(rounding: str) -> int | None:
+    if rounding not in ROUNDING_BASES:
+        raise ValueError(f"rounding must be one of {sorted(ROUNDING_BASES)}, not {rounding!r}")
+    return ROUNDING_BASES[rounding]
+
+
+def round_count(value: int, base: int | None) -> int:
+    """Nearest multiple of `base` (counts are whole, so with base 5 there are no ties:
+    1-2 go down, 3-4 go up)."""
+    if base is None:
+        return value
+    return ((value + base // 2) // base) * base
+
+
+def apply_rounding(
+    cells: Iterable[Cell] | Mapping[str, Cell], rounding: str
+) -> dict[str, Cell]:
+    """Set `published` on every unsuppressed cell: each count rounded independently, totals
+    included, after suppression has been decided on the true values."""
+    base = rounding_base(rounding)
+    return {
+        cid: replace(c, published=None if c.suppressed else round_count(c.value, base))
+        for cid, c in _as_dict(cells).items()
+    }
 
 
 def _as_dict(cells: Iterable[Cell] | Mapping[str, Cell]) -> dict[str, Cell]:
@@ -210,12 +252,16 @@ def check_disclosure(
     cells: Iterable[Cell] | Mapping[str, Cell],
     equations: Sequence[Equation],
     threshold: int,
+    rounding: str = "none",
 ) -> list[str]:
     """Problems that forbid publication (empty list = safe). Messages name cells, not values.
 
     Checks: the equations hold for the true values (else they do not describe the table); every
     count from 1 to threshold-1 is suppressed; no suppressed cell is uniquely determined by the
-    published cells through the equations (rank test).
+    published cells through the equations (rank test, on the true values of published cells,
+    which is the stricter test when they are rounded); with rounding, every published count is
+    the rounding of its own true value (an unrounded count next to rounded totals would let the
+    rounding be undone) and no non-zero count is printed as a zero.
     """
     table = _as_dict(cells)
     _check_references(table, equations)
@@ -229,6 +275,14 @@ def check_disclosure(
     hidden = {c for c, cell in table.items() if cell.suppressed}
     for cid in derivable_cells(hidden, equations):
         problems.append(f"cell {cid} is suppressed but derivable from published cells")
+    base = rounding_base(rounding)
+    for cid, cell in table.items():
+        if cell.suppressed:
+            continue
+        if cell.shown != round_count(cell.value, base):
+            problems.append(f"cell {cid} is not published as the {rounding} rounding of its value")
+        elif cell.value != 0 and cell.shown == 0:
+            problems.append(f"cell {cid} is not zero but would be published as 0")
     return problems
 
 
@@ -238,8 +292,9 @@ def assert_safe(
     threshold: int,
     *,
     table: str = "table",
+    rounding: str = "none",
 ) -> None:
-    problems = check_disclosure(cells, equations, threshold)
+    problems = check_disclosure(cells, equations, threshold, rounding)
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -247,14 +302,25 @@ def assert_safe(
 
 
 def render(cell: Cell, symbol: str = "c") -> str:
-    """The published text of a cell: the count, or the suppression symbol."""
-    return symbol if cell.suppressed else str(cell.value)
+    """The published text of a cell: the (rounded) count, or the suppression symbol."""
+    return symbol if cell.suppressed else str(cell.shown)
 
 
 def render_percent(num: Cell, den: Cell, symbol: str, not_applicable: str) -> str:
-    """A published percentage: suppressed when either count is, never a division by zero."""
+    """A published percentage of the published counts: suppressed when either count is, never a
+    division by zero."""
     if num.suppressed or den.suppressed:
         return symbol
-    if den.value == 0:
+    if den.shown == 0:
         return not_applicable
-    return f"{100.0 * num.value / den.value:.1f}"
+    return f"{100.0 * num.shown / den.shown:.1f}"
+
+
+def render_rate(num: Cell, population: int | None, symbol: str, not_available: str) -> str:
+    """A published rate per 10,000 of the published count: suppressed with its count (else the
+    count could be worked back from rate x population), ':' without a population."""
+    if population is None or population <= 0:
+        return not_available
+    if num.suppressed:
+        return symbol
+    return f"{10000.0 * num.shown / population:.1f}"

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from sources.kinds import load_kinds
-from warehouse.disclosure import Cell, Equation, render, render_percent
+from warehouse.disclosure import Cell, Equation, render, render_percent, render_rate
 from warehouse.settings import Settings, SettingsError
 from warehouse.sqlfiles import read_sql, reset_variables, set_variables
 
@@ -60,15 +60,22 @@ class ExtraTables:
         self.equations.append(Equation.total(total, parts))
 
 
-def _rate(num: Cell, population: int | None, symbol: str) -> str:
-    if population is None or population <= 0:
-        return NOT_AVAILABLE
-    if num.suppressed:
-        return symbol
-    return f"{10000.0 * num.value / population:.1f}"
-
-
 # ---------------------------------------------------------------- population
+
+_SEX_CODES = {"M": "M", "MALE": "M", "1": "M", "F": "F", "FEMALE": "F", "2": "F"}
+
+
+@dataclass(frozen=True)
+class Population:
+    """The latest year of an ONS-style estimate: people by single year of age and sex, so that
+    rates can be given for any age band and sex the breakdown publishes."""
+
+    year: int
+    counts: dict[tuple[int, str], int]
+
+    def total(self, min_age: int, max_age: int, sex: str | None = None) -> int:
+        return sum(n for (age, sx), n in self.counts.items()
+                   if min_age <= age <= max_age and (sex is None or sx == sex))
 
 
 def population_path(con: duckdb.DuckDBPyConnection, s: Settings) -> Path | None:
@@ -93,26 +100,47 @@ def population_path(con: duckdb.DuckDBPyConnection, s: Settings) -> Path | None:
     return None
 
 
-def load_population(path: Path, min_age: int, max_age: int) -> int:
-    """Children aged min_age..max_age (both sexes) in the latest year of an ONS-style CSV."""
+def read_population(path: Path) -> Population:
+    """An ONS-style CSV (year, age, sex, population; other columns ignored), latest year only.
+    Ages such as '90+' count as 90."""
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    needed = {"year", "age", "population"}
+    needed = {"year", "age", "sex", "population"}
     if not rows or not needed <= set(rows[0]):
         raise SettingsError(f"{path}: expected columns {sorted(needed)}")
     latest = max(int(r["year"]) for r in rows)
-    return sum(
-        int(r["population"]) for r in rows
-        if int(r["year"]) == latest and min_age <= int(r["age"]) <= max_age
-    )
+    counts: dict[tuple[int, str], int] = {}
+    for number, r in enumerate(rows, start=2):
+        if int(r["year"]) != latest:
+            continue
+        sex = _SEX_CODES.get(str(r["sex"]).strip().upper())
+        if sex is None:
+            raise SettingsError(f"{path} row {number}, column sex: {r['sex']!r} is not M / F "
+                                "(or 1 / 2); give one row per single year of age and sex")
+        key = (int(str(r["age"]).strip().rstrip("+")), sex)
+        counts[key] = counts.get(key, 0) + int(r["population"])
+    return Population(latest, counts)
+
+
+def load_population(path: Path, min_age: int, max_age: int) -> int:
+    """Children aged min_age..max_age (both sexes) in the latest year of an ONS-style CSV."""
+    return read_population(path).total(min_age, max_age)
+
+
+def rate_ages(s: Settings) -> tuple[int, int]:
+    ages = s.publication.get("rate_ages") or {"min": 0, "max": 17}
+    return int(ages["min"]), int(ages["max"])
+
+
+def population_estimate(con: duckdb.DuckDBPyConnection, s: Settings) -> Population | None:
+    path = population_path(con, s)
+    return None if path is None else read_population(path)
 
 
 def population_for(con: duckdb.DuckDBPyConnection, s: Settings) -> int | None:
-    path = population_path(con, s)
-    if path is None:
-        return None
-    ages = s.publication.get("rate_ages") or {"min": 0, "max": 17}
-    return load_population(path, int(ages["min"]), int(ages["max"]))
+    """Children aged rate_ages, the denominator of rates that are not split by age or sex."""
+    estimate = population_estimate(con, s)
+    return None if estimate is None else estimate.total(*rate_ages(s))
 
 
 # ---------------------------------------------------------------- helpers
@@ -236,8 +264,8 @@ def _missing(con, s: Settings, period, population: int | None, t: ExtraTables) -
                 "measure_label": label, "unit": unit, "value": render(c, sym),
                 "denominator_label": den_label, "denominator": render(d, sym),
                 "pct_of_denominator": render_percent(c, d, sym, na),
-                "rate_per_10000": _rate(c, population, sym) if unit == "children"
-                else NOT_AVAILABLE,
+                "rate_per_10000": render_rate(c, population, sym, NOT_AVAILABLE)
+                if unit == "children" else NOT_AVAILABLE,
                 "population": str(population) if population else NOT_AVAILABLE,
             })
         return rows

@@ -27,13 +27,21 @@ from warehouse.disclosure import (
     Cell,
     DisclosureError,
     Equation,
+    apply_rounding,
     check_disclosure,
     render,
     render_percent,
+    render_rate,
     suppress,
 )
 from warehouse.indicators import period_label
-from warehouse.publication_tables import build_extra_tables, extra_rows, population_for
+from warehouse.publication_tables import (
+    Population,
+    build_extra_tables,
+    extra_rows,
+    population_estimate,
+    rate_ages,
+)
 from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
 from warehouse.sqlfiles import run_sql
 
@@ -288,12 +296,14 @@ def publish_tables(
     available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
     threshold = s.disclosure_threshold
     system = build_cell_system(s, profile, by_indicator, demog, available)
-    population = population_for(con, s)
+    estimate = population_estimate(con, s)
+    population = None if estimate is None else estimate.total(*rate_ages(s))
     extra = build_extra_tables(con, s, period, population)
     system.cells.extend(extra.cells)
     system.equations.extend(extra.equations)
     cells = suppress(system.cells, system.equations, threshold)
-    problems = check_disclosure(cells, system.equations, threshold)
+    cells = apply_rounding(cells, s.rounding)
+    problems = check_disclosure(cells, system.equations, threshold, s.rounding)
     if problems:
         raise DisclosureError(
             f"publication for {period_label(*period)} blocked: {len(problems)} problems, "
@@ -323,10 +333,9 @@ def publish_tables(
     _replace(con, "publish.table9_indicators",
              count_cols + ["indicators_present", "indicators_not_available"], t9, period)
 
-    breakdown = _breakdown_rows(s, cells, statuses, any_available=bool(available))
-    _replace(con, "publish.indicator_breakdown",
-             ["indicator", "indicator_label", "dataset", "age_band", "sex", "ethnicity_group",
-              "children", "indicator_status"], breakdown, period)
+    breakdown = _breakdown_rows(s, cells, statuses, any_available=bool(available),
+                                population=estimate)
+    _replace(con, "publish.indicator_breakdown", BREAKDOWN_COLUMNS, breakdown, period)
     status_rows = [
         {"feed": i.feed, "indicator": i.code, "inquiry_number": i.inquiry,
          "indicator_label": i.label, "dataset": i.dataset,
@@ -357,6 +366,8 @@ def publish_tables(
                  "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows),
                  **{table.split(".")[1]: len(rows) for table, (_c, rows) in extra_tables.items()}},
         "population": population,
+        "population_year": None if estimate is None else estimate.year,
+        "rounding": s.rounding,
     }
     run_sql(con, "ddl/analyst.sql")
     log.info(
@@ -367,10 +378,40 @@ def publish_tables(
     return summary
 
 
+BREAKDOWN_COLUMNS = ["indicator", "indicator_label", "dataset", "age_band", "sex",
+                     "ethnicity_group", "children", "indicator_status", "rate_per_10000",
+                     "population"]
+
+
+def breakdown_populations(
+    s: Settings, estimate: Population | None
+) -> dict[tuple[str, str, str], int]:
+    """(age band, sex, ethnic group) label -> the population a rate is per, only where the
+    estimate has one: bands inside rate_ages (All = rate_ages), Male / Female / All, ethnic
+    group All (ONS-style estimates have no ethnicity). Unknown age, sex not known, an open or
+    adult band get no rate rather than one over the wrong people."""
+    if estimate is None:
+        return {}
+    pub = s.publication
+    all_label = str(pub["all_label"])
+    low, high = rate_ages(s)
+    ages: dict[str, tuple[int, int]] = {all_label: (low, high)}
+    for band in s.age_bands:
+        if band.max is not None and band.min >= low and band.max <= high:
+            ages[band.label] = (band.min, band.max)
+    sexes = {str(pub["sex_labels"]["M"]): "M", str(pub["sex_labels"]["F"]): "F", all_label: None}
+    return {
+        (age, sex, all_label): estimate.total(a_min, a_max, code)
+        for age, (a_min, a_max) in ages.items() for sex, code in sexes.items()
+    }
+
+
 def _breakdown_rows(
-    s: Settings, cells: dict[str, Cell], statuses: dict[str, dict], *, any_available: bool
+    s: Settings, cells: dict[str, Cell], statuses: dict[str, dict], *, any_available: bool,
+    population: Population | None = None,
 ) -> list[dict]:
     pub = s.publication
+    populations = breakdown_populations(s, population)
     all_label = str(pub["all_label"])
     any_code = str(pub["any_indicator_code"])
     dims = breakdown_dimensions(s)
@@ -384,11 +425,14 @@ def _breakdown_rows(
     for code, label, dataset, status in entries:
         for combo in itertools.product(*levels):
             cell = cells.get("|".join(["breakdown", code, *combo]))
+            pop = populations.get(combo)
             if cell is None or status == "not_available":
-                text = NOT_AVAILABLE
+                text = rate = NOT_AVAILABLE
             else:
                 text = render(cell, s.symbol)
+                rate = render_rate(cell, pop, s.symbol, NOT_AVAILABLE)
             rows.append({"indicator": code, "indicator_label": label, "dataset": dataset,
                          "age_band": combo[0], "sex": combo[1], "ethnicity_group": combo[2],
-                         "children": text, "indicator_status": status})
+                         "children": text, "indicator_status": status, "rate_per_10000": rate,
+                         "population": str(pop) if pop else NOT_AVAILABLE})
     return rows

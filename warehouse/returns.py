@@ -9,12 +9,18 @@ derived for the quarter in the copy with the same functions and the same suppres
 disclosure check as the nightly run, read, and the copy is deleted. A quarter that ends after the
 warehouse's reporting date cannot be returned (its data has not arrived yet).
 
+The last sheet, Trend, holds the last `publication.trend.quarters` quarters (warehouse.trend):
+each earlier quarter is published in the same copy with the same functions, so a trend value is
+what that quarter's own return prints. Sheets are only ever added at the end, so a sheet keeps
+its position from one release to the next.
+
 Every text cell goes through warehouse.exports.guard_cell, in the workbook as in the CSV files.
 No Prefect here: flows/quarterly.py wraps `build_return` in a flow.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import shutil
@@ -28,6 +34,8 @@ import duckdb
 import yaml
 
 from warehouse.exports import guard_cell, write_guarded_csv
+from warehouse.publication_tables import POPULATION_FILE
+from warehouse.trend import TREND_COLUMNS, quarters_up_to, trend_rows, trend_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +55,12 @@ RETURN_TABLES: list[tuple[str, str, str]] = [
     ("Feed_overlap", "feed_overlap", "Children by the combination of feeds they appear in"),
     ("Linkage_summary", "linkage_summary", "Records and children per feed after linkage"),
     ("Data_completeness", "data_completeness", "Share of records with each field not recorded"),
+    ("Trend", "trend",
+     "Children presenting with indicators and missing episodes per quarter, each quarter as its "
+     "own return publishes it (':' where a feed's records do not reach back to the quarter)"),
 ]
+# Sheets computed for the return rather than read from a publish table of the period.
+COMPUTED_TABLES = {"trend"}
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
 
@@ -99,6 +112,22 @@ def _home_settings(home: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _with_home_population(settings: dict, home: Path) -> dict:
+    """The return works on a copy of the warehouse outside the home's own layout, where the
+    home's reference/population_estimate.csv would not be found: name it explicitly."""
+    from warehouse.settings import as_document, load_settings
+
+    estimate = home / POPULATION_FILE
+    if load_settings(settings.get("publication")).publication.get("population_file") or \
+            not estimate.exists():
+        return settings
+    out = copy.deepcopy(settings)
+    section = dict(as_document(out.get("publication") or {}))
+    section.setdefault("publication", {})["population_file"] = str(estimate)
+    out["publication"] = section
+    return out
+
+
 def partnership_name(settings: dict) -> str:
     value = settings.get("partnership")
     if isinstance(value, dict):
@@ -106,20 +135,35 @@ def partnership_name(settings: dict) -> str:
     return str(value) if value else DEFAULT_PARTNERSHIP
 
 
-def compute_period_tables(
-    live: Path, work_dir: Path, period: tuple[date, date], settings: dict
-) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
-    """Derive and publish the period's tables in a copy of the warehouse; returns
-    (table -> (columns, rows)), the publication summary and facts for the cover sheet."""
+def _publish_period(con: duckdb.DuckDBPyConnection, period: tuple[date, date],
+                    settings: dict) -> dict:
     from warehouse.indicators import derive_indicator_events
     from warehouse.marts import build_marts
     from warehouse.publish import publish_tables
 
+    derive_indicator_events(con, period_start=period[0], period_end=period[1],
+                            settings=settings.get("indicators"))
+    build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1],
+                settings=settings.get("marts"))
+    return publish_tables(con, as_of=period[1], period_start=period[0], period_end=period[1],
+                          settings=settings.get("publication"))
+
+
+def compute_period_tables(
+    live: Path, work_dir: Path, period: tuple[date, date], settings: dict
+) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
+    """Derive and publish the period's tables (and the earlier quarters of the trend) in a copy
+    of the warehouse; returns (table -> (columns, rows)), the publication summary and facts for
+    the cover sheet."""
+    from warehouse.settings import load_settings
+
+    s = load_settings(settings.get("publication"))
+    quarters = quarters_up_to(period, trend_settings(s)["quarters"])
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="return-") as tmp:
-        copy = Path(tmp) / "warehouse.duckdb"
-        shutil.copyfile(live, copy)
-        con = duckdb.connect(str(copy))
+        snapshot = Path(tmp) / "warehouse.duckdb"
+        shutil.copyfile(live, snapshot)
+        con = duckdb.connect(str(snapshot))
         try:
             run = con.execute(
                 "SELECT run_id, as_of FROM meta.run ORDER BY started_at DESC LIMIT 1"
@@ -132,33 +176,57 @@ def compute_period_tables(
                     f"the quarter ends {period[1]}, after the published warehouse's reporting "
                     f"date {as_of}: its data has not all arrived; run the nightly flow for a "
                     "later date or choose an earlier quarter")
-            derive_indicator_events(con, period_start=period[0], period_end=period[1],
-                                    settings=settings.get("indicators"))
-            build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1],
-                        settings=settings.get("marts"))
-            summary = publish_tables(con, as_of=period[1], period_start=period[0],
-                                     period_end=period[1], settings=settings.get("publication"))
+            summary = _publish_period(con, period, settings)
             tables = {}
             for _sheet, table, _title in RETURN_TABLES:
+                if table in COMPUTED_TABLES:
+                    continue
                 result = con.execute(
                     f'SELECT * FROM publish."{table}" WHERE period_start = ? AND period_end = ?',
                     list(period))
                 tables[table] = ([d[0] for d in result.description], result.fetchall())
+            for quarter in quarters:
+                if quarter != period:
+                    _publish_period(con, quarter, settings)
+            trend = trend_rows(con, s, quarters) if quarters else []
+            tables["trend"] = (list(TREND_COLUMNS),
+                               [tuple(r[c] for c in TREND_COLUMNS) for r in trend])
             extracts = con.execute(
                 "SELECT kind, source, count(*), max(received_at)::DATE, sum(rows_loaded) "
                 "FROM meta.extract GROUP BY kind, source ORDER BY kind, source"
             ).fetchall()
-            facts = {"run_id": run_id, "as_of": as_of, "extracts": extracts}
+            facts = {"run_id": run_id, "as_of": as_of, "extracts": extracts,
+                     "trend_quarters": [q[0] for q in quarters]}
         finally:
             con.close()
     return tables, summary, facts
 
 
+def suppression_notes(s) -> list[tuple[str, str]]:
+    """How counts were protected, in words, for the cover sheet and the report's notes."""
+    disclosure = s.publication["disclosure"]
+    threshold = int(disclosure["threshold"])
+    rows = [("Suppression rule",
+             f"counts 1 to {threshold - 1} are shown as '{disclosure['symbol']}', with secondary "
+             "suppression so that no suppressed count can be derived from other published "
+             "cells; 0 is a true zero; ':' = not available; "
+             f"'{disclosure['not_applicable']}' = not applicable")]
+    if s.rounding == "nearest_5":
+        rows.append(("Rounding",
+                     "after suppression every published count is rounded to the nearest 5, "
+                     "each on its own: totals are rounded independently, so a total may differ "
+                     "from the sum of its rounded parts; percentages and rates are calculated "
+                     "from the rounded counts"))
+    else:
+        rows.append(("Rounding", "none: counts are exact"))
+    return rows
+
+
 def _cover(quarter: str, period, settings: dict, facts: dict, tables, summary) -> list:
     from warehouse.settings import load_settings
+    from warehouse.trend import quarter_name
 
     s = load_settings(settings.get("publication"))
-    disclosure = s.publication["disclosure"]
     rows = [
         ("Return", "Joined Up quarterly return: children presenting with CSE indicators"),
         ("Partnership", partnership_name(settings)),
@@ -168,14 +236,23 @@ def _cover(quarter: str, period, settings: dict, facts: dict, tables, summary) -
         ("Run id (published warehouse)", str(facts["run_id"])),
         ("Warehouse reporting date", str(facts["as_of"])),
         ("Return generated at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        ("Suppression rule",
-         f"counts 1 to {int(disclosure['threshold']) - 1} are shown as "
-         f"'{disclosure['symbol']}', with secondary suppression so that no suppressed count "
-         "can be derived from other published cells; 0 is a true zero; ':' = not available; "
-         f"'{disclosure['not_applicable']}' = not applicable"),
+        *suppression_notes(s),
         ("Cells suppressed", f"{summary['primary_suppressed']} primary, "
                              f"{summary['secondary_suppressed']} secondary"),
     ]
+    ages = s.publication.get("rate_ages") or {"min": 0, "max": 17}
+    if summary.get("population"):
+        rows.append(("Rates per 10,000",
+                     f"per 10,000 residents of the age band and sex in the population estimate "
+                     f"({summary.get('population_year')}); {summary['population']} aged "
+                     f"{ages['min']}-{ages['max']} for rates over all ages; no rate for unknown "
+                     "age or sex, ages outside that range, or an ethnic group (':')"))
+    else:
+        rows.append(("Rates per 10,000", "not available: no population estimate supplied"))
+    trend_q = facts.get("trend_quarters") or []
+    if trend_q:
+        rows.append(("Trend", f"{len(trend_q)} quarters, {quarter_name(trend_q[0])} to "
+                              f"{quarter_name(trend_q[-1])} (sheet Trend)"))
     for kind, source, n, received, loaded in facts["extracts"]:
         rows.append((f"Feed {source} ({kind})",
                      f"{n} extract(s), latest received {received}, {loaded} rows loaded"))
@@ -183,8 +260,9 @@ def _cover(quarter: str, period, settings: dict, facts: dict, tables, summary) -
     idx = {c: i for i, c in enumerate(cols)}
     by_feed: dict[str, list[str]] = {}
     for r in data:
+        pct = str(r[idx["pct_not_recorded"]])
         by_feed.setdefault(r[idx["feed"]], []).append(
-            f"{r[idx['field']]} {r[idx['pct_not_recorded']]}%")
+            f"{r[idx['field']]} {pct}{'%' if re.fullmatch(r'[0-9.]+', pct) else ''}")
     for feed, parts in by_feed.items():
         rows.append((f"Completeness {feed} (share not recorded)", "; ".join(parts)))
     rows.append(("Sheets", ", ".join(sheet for sheet, _t, _d in RETURN_TABLES)))
@@ -254,7 +332,7 @@ def build_return(
     live = home / "warehouse" / "joinedup.duckdb"
     if not live.exists():
         raise ReturnError(f"{live} not found: run `joinedup run` first")
-    settings = _home_settings(home)
+    settings = _with_home_population(_home_settings(home), home)
     tables, summary, facts = compute_period_tables(live, home / "warehouse" / "tmp", period,
                                                    settings)
     cover = _cover(quarter, period, settings, facts, tables, summary)

@@ -20,6 +20,7 @@ import yaml
 
 from sources.codes import load_table
 from sources.kinds import load_kinds
+from warehouse.disclosure import ROUNDING_BASES
 
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 SQL_DIR = Path(__file__).parent / "sql"
@@ -84,6 +85,11 @@ class Settings:
     @property
     def disclosure_threshold(self) -> int:
         return int(self.publication["disclosure"]["threshold"])
+
+    @property
+    def rounding(self) -> str:
+        """none / nearest_5 (see warehouse.disclosure)."""
+        return str(self.publication["disclosure"].get("rounding") or "none")
 
     @property
     def symbol(self) -> str:
@@ -184,13 +190,24 @@ def _age_bands(raw: list[Mapping]) -> tuple[AgeBand, ...]:
     return bands
 
 
+def as_document(overrides: Mapping, doc: Mapping | None = None) -> Mapping:
+    """A partnership's joinedup.yaml naturally writes `publication: {disclosure: {...}}`; an
+    override whose keys are all publication settings (none of them a top-level key of the
+    document) is that section, so it is merged under `publication` rather than ignored."""
+    doc = doc if doc is not None else default_document()
+    keys = set(overrides)
+    if keys and keys <= set(doc["publication"]) and not keys & set(doc):
+        return {"publication": dict(overrides)}
+    return overrides
+
+
 def load_settings(overrides: Mapping | Settings | None = None) -> Settings:
     """Defaults from the YAML files, with `overrides` deep-merged over them."""
     if isinstance(overrides, Settings):
         return overrides
     doc = default_document()
     if overrides:
-        doc = deep_merge(doc, overrides)
+        doc = deep_merge(doc, as_document(overrides, doc))
     datasets = {
         code: Dataset(code, str(d["label"]), str(d["feed"]), bool(d.get("inquiry_matched")))
         for code, d in doc["datasets"].items()
@@ -201,6 +218,15 @@ def load_settings(overrides: Mapping | Settings | None = None) -> Settings:
     threshold = doc["publication"]["disclosure"]["threshold"]
     if not isinstance(threshold, int) or threshold < 1:
         raise SettingsError("publication.disclosure.threshold must be a positive integer")
+    rounding = str(doc["publication"]["disclosure"].get("rounding") or "none")
+    if rounding not in ROUNDING_BASES:
+        raise SettingsError(f"publication.disclosure.rounding must be one of "
+                            f"{', '.join(ROUNDING_BASES)} (it is {rounding!r})")
+    base = ROUNDING_BASES[rounding]
+    if base is not None and threshold <= base // 2:
+        # a published count of 1..base/2 would round to 0 and read as a true zero
+        raise SettingsError(f"publication.disclosure.rounding {rounding} needs a threshold of at "
+                            f"least {base // 2 + 1}, so that no published count rounds to 0")
     return Settings(
         document=doc,
         datasets=datasets,

@@ -38,8 +38,14 @@ CREATE TABLE IF NOT EXISTS publish.indicator_breakdown (
     sex                   VARCHAR NOT NULL,  -- Male / Female / Not known / All
     ethnicity_group       VARCHAR NOT NULL,  -- ONS group, Refused or not known, Not recorded, All
     children              VARCHAR NOT NULL,
-    indicator_status      VARCHAR NOT NULL   -- supplied / zero / not_available
+    indicator_status      VARCHAR NOT NULL,  -- supplied / zero / not_available
+    rate_per_10000        VARCHAR NOT NULL,  -- of the published count; ':' without a population
+    population            VARCHAR NOT NULL   -- the estimate the rate is per (age band x sex)
 );
+-- Warehouses built before rates were published gain the columns (a quarterly return works on a
+-- copy of the published file).
+ALTER TABLE publish.indicator_breakdown ADD COLUMN IF NOT EXISTS rate_per_10000 VARCHAR;
+ALTER TABLE publish.indicator_breakdown ADD COLUMN IF NOT EXISTS population VARCHAR;
 
 CREATE TABLE IF NOT EXISTS publish.indicator_status (
     period_start          DATE NOT NULL,
