@@ -1,5 +1,6 @@
 """The `nightly` Prefect flow: receive → ingest (validate, quarantine, load) → link → derive
-indicators, marts and published tables → export → publish by atomic swap.
+indicators, marts and published tables → pseudonymise analyst ids → export → publish by
+atomic swap.
 
 Each task is a thin wrapper over a function in `flows.steps`. Tasks take and return paths and
 counts only, so no personal data reaches Prefect's database, logs or results.
@@ -20,6 +21,7 @@ from prefect.tasks import exponential_backoff
 
 from flows import runlog, steps
 from flows.home import Home
+from flows.run_logs import product_logs_to_prefect
 from warehouse import swap
 
 FILE_RETRIES = {"retries": 2, "retry_delay_seconds": exponential_backoff(backoff_factor=2)}
@@ -61,6 +63,12 @@ def link_task(build: Path, home: Home, settings: dict) -> dict:
 @task(name="derive-and-publish-tables", cache_policy=NO_CACHE)
 def derive_task(build: Path, as_of: date, settings: dict) -> dict:
     return steps.derive_and_publish(build, as_of, settings)
+
+
+@task(name="pseudonymise", cache_policy=NO_CACHE)
+def pseudonymise_task(build: Path, home: Home) -> int:
+    """Takes no key: steps.pseudonymise resolves it itself, so it is never a task input."""
+    return steps.pseudonymise(build, home)
 
 
 @task(name="export", cache_policy=NO_CACHE)
@@ -113,6 +121,8 @@ def summary_markdown(summary: dict) -> str:
     lines += ["", f"- person records: {summary['person_records']}",
               f"- children linked: {linked.get('clusters', 0)}",
               f"- pairs for review: {linked.get('review_pairs', 0)}",
+              f"- review decisions applied: "
+              f"{(linked.get('review_decisions') or {}).get('applied', 0)}",
               f"- tables published: "
               f"{len((summary['tables'].get('publication') or {}).get('rows', {}))}",
               f"- CSV exports: {len(summary['exports'])}"]
@@ -216,6 +226,8 @@ def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date
     linked = link_task(build, home, settings)
     at("derive")
     tables = derive_task(build, as_of, settings)
+    at("pseudonymise")
+    pseudonymise_task(build, home)
     at("export")
     exported = export_task(build, home, as_of)
     at("publish")
@@ -250,4 +262,5 @@ def nightly(home: str, as_of: date | None = None, run_date: date | None = None,
             kind: str = "nightly") -> dict:
     """Nightly build of one partnership's warehouse from its inbox and archive. `run_date`
     (default today) is the date validation checks against; `rebuild` passes the recorded one."""
-    return run_nightly(Home(Path(home)), as_of, run_date, kind)
+    with product_logs_to_prefect():
+        return run_nightly(Home(Path(home)), as_of, run_date, kind)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 
 import flows  # noqa: F401  (offline-friendly environment defaults before Prefect loads)
+from flows.run_logs import product_logs_to_prefect
 
 
 def _run_name() -> str:
@@ -22,7 +23,8 @@ def quarterly_return(home: str, quarter: str | None = None) -> dict:
     calendar quarter. Returns the paths written."""
     from warehouse.returns import build_return
 
-    result = build_return(home, quarter)
+    with product_logs_to_prefect():
+        result = build_return(home, quarter)
     get_run_logger().info("quarterly return %s: %s", result.quarter, result.workbook)
     return {
         "quarter": result.quarter,

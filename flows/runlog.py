@@ -12,11 +12,10 @@ Events: `started` (written before the run creates its build file), `finished` (s
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from flows.home import Home
+from sources.archive import append_jsonl, read_jsonl
 
 FILE = "runs.jsonl"
 
@@ -26,25 +25,14 @@ def path(home: Home) -> Path:
 
 
 def append(home: Home, entry: dict) -> None:
-    target = path(home)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    """One fsynced line; a line torn by a kill is terminated before the next one (see
+    `append_jsonl`), so the next run's entries are never lost with it."""
+    append_jsonl(path(home), entry, "runlog-append")
 
 
 def entries(home: Home) -> list[dict]:
-    target = path(home)
-    if not target.exists():
-        return []
-    out = []
-    for line in target.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:   # a line cut short by a crash is skipped, not fatal
-            continue
-    return out
+    """Every whole entry; a line cut short by a crash is skipped, not fatal."""
+    return read_jsonl(path(home))
 
 
 def runs(home: Home) -> list[dict]:

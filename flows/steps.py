@@ -17,8 +17,10 @@ import pandas as pd
 from expectations.docs import docs_dir
 from expectations.validate import validate_extract
 from flows.home import Home
+from sources import archive
 from sources.archive import Ledger, Receipt, current_extracts, receive_inbox
 from sources.column_maps import ColumnMap, choose_map, load_maps
+from sources.crashpoints import PAUSE_ENV, PAUSE_MARKER, pause_point  # noqa: F401 (re-export)
 from sources.errors import ExtractError
 from sources.kinds import get_kind, load_kinds
 from sources.mapping import apply_map
@@ -186,6 +188,7 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
         con.execute("BEGIN TRANSACTION")
         loaded = load.load_rows(con, kind, receipt.source, receipt.sha256, seq, result.good,
                                 replace_existing=kind.refresh == "incremental")
+        pause_point("ingest-write")
         supplier = {name: rule.column for name, rule in cmap.columns.items() if rule.column}
         load.load_quarantine(con, extract_id=receipt.sha256, source=receipt.source,
                              file_name=receipt.file_name, failures=result.failures,
@@ -232,15 +235,32 @@ def previous_person_ids(home: Home) -> pd.DataFrame | None:
         con.close()
 
 
+MODEL_REPORT_DIR = "model-report"
+
+
+def model_report_path(home: Home, run_id: str) -> Path:
+    """`<home>/model-report/<run id>.html`, beside the run's Data Docs in `data-docs/<run id>/`."""
+    return home.root / MODEL_REPORT_DIR / f"{run_id}.html"
+
+
 def link(build: Path, home: Home, settings: dict | None = None) -> dict:
+    """Link the build's person records, with ids carried from the published warehouse and the
+    reviewers' decisions (kept in the home, since the warehouse is rebuilt) overriding the
+    model; the model report is saved under the run's id."""
     from linkage import run_linkage
+    from linkage.decisions import decisions_path, load_latest
 
     previous = previous_person_ids(home)
+    decisions = load_latest(decisions_path(home.root))
+    report = model_report_path(home, build.stem)
     con = connect(build)
     try:
-        return run_linkage(con, previous_ids=previous, settings=settings)
+        summary = run_linkage(con, previous_ids=previous, settings=settings,
+                              decisions=decisions, model_report=report)
     finally:
         con.close()
+    summary["model_report"] = str(report.relative_to(home.root))
+    return summary
 
 
 def derive_and_publish(build: Path, as_of: date, settings: dict) -> dict:
@@ -257,16 +277,42 @@ def derive_and_publish(build: Path, as_of: date, settings: dict) -> dict:
                 settings=settings.get("indicators")),
             "marts": build_marts(con, as_of=as_of, period_start=period_start,
                                  period_end=period_end, settings=settings.get("marts")),
-            "publication": publish_tables(con, as_of=as_of, period_start=period_start,
-                                          period_end=period_end,
-                                          settings=settings.get("publication")),
         }
+        pause_point("derive-write")
+        summary["publication"] = publish_tables(con, as_of=as_of, period_start=period_start,
+                                                period_end=period_end,
+                                                settings=settings.get("publication"))
         con.execute("UPDATE meta.run SET finished_at = ?",
                     [datetime.now(UTC).replace(tzinfo=None)])
         con.execute("CHECKPOINT")
         return summary
     finally:
         con.close()
+
+
+def pseudonymise(build: Path, home: Home) -> int:
+    """Write the keyed pseudonyms the analyst views show instead of person ids; a build with a
+    child left without one is not published.
+
+    The key is resolved here, inside the step, and goes no further than warehouse.pseudonym:
+    passing it between Prefect tasks would record it as a task input."""
+    from flows.keys import resolve_key
+    from warehouse.pseudonym import unpseudonymised, write_pseudonyms
+
+    key, origin = resolve_key(home)
+    con = connect(build)
+    try:
+        count = write_pseudonyms(con, key)
+        missing = unpseudonymised(con)
+        if missing:
+            raise RuntimeError(f"{missing} children in the marts have no pseudonym; "
+                               "the build is not published")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    del key
+    log.info("pseudonymised %d children with the key from %s", count, origin)
+    return count
 
 
 def export(build: Path, home: Home, as_of: date) -> list[Path]:
@@ -314,6 +360,7 @@ def record_lineage(build: Path, run_id: str) -> int:
             count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
             con.execute("INSERT INTO meta.lineage VALUES (?, ?, ?, ?, ?, ?)",
                         [schema, table, run_id, count, extracts, now])
+        pause_point("lineage-write")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
         return len(tables)
@@ -322,7 +369,8 @@ def record_lineage(build: Path, run_id: str) -> int:
 
 
 def clean_orphans(home: Home) -> list[Path]:
-    """Builds, WALs and staging links left by runs that died (call holding the run lock).
+    """Builds, WALs, staging links and half-copied archive files left by runs that died
+    (call holding the run lock).
 
     A build whose run started but never published is an orphan, unless it is the published file
     (killed between the swap and the ledger write): that one is recorded as published."""
@@ -335,34 +383,10 @@ def clean_orphans(home: Home) -> list[Path]:
         runlog.append(home, {"event": "recovered", "run_id": live.stem})
         unfinished.discard(live.stem)
     removed = swap.remove_orphans(home.builds, home.live, unfinished)
+    removed += archive.remove_partial_copies(home.root)
     for path in removed:
         log.warning("removed %s left by a run that did not finish", path.name)
     return removed
-
-
-PAUSE_ENV = "JOINEDUP_PAUSE_BEFORE"
-PAUSE_MARKER = "JOINEDUP-PAUSED"
-
-
-def pause_point(step: str) -> None:
-    """Test hook for the crash-safety tests; does nothing unless JOINEDUP_PAUSE_BEFORE names
-    this step. Then it prints `JOINEDUP-PAUSED <step>` to stderr and waits (up to
-    JOINEDUP_PAUSE_SECONDS, default 300) for the test to kill the process, or for the file
-    named by JOINEDUP_RESUME_FILE to appear. Steps: receive, new-build, ingest,
-    person-records, link, derive, export, publish, swap."""
-    import os
-    import sys
-    import time
-
-    if os.environ.get(PAUSE_ENV) != step:
-        return
-    print(f"{PAUSE_MARKER} {step} pid={os.getpid()}", file=sys.__stderr__, flush=True)
-    resume = os.environ.get("JOINEDUP_RESUME_FILE")
-    deadline = time.monotonic() + float(os.environ.get("JOINEDUP_PAUSE_SECONDS", "300"))
-    while time.monotonic() < deadline:
-        if resume and Path(resume).exists():
-            return
-        time.sleep(0.1)
 
 
 def record_outcomes(home: Home, run_id: str, outcomes: list[ExtractOutcome]) -> None:

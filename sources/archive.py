@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sources.crashpoints import pause_point, selected, write_in_two
 from sources.readers import SUPPORTED
 
 CHUNK = 1 << 20
+PARTIAL = ".part"
+
+log = logging.getLogger("joinedup")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,51 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def append_jsonl(path: Path, entry: dict, point: str = "ledger-append") -> None:
+    """Append one JSON line and fsync it.
+
+    A crash (or full disk) mid-append can leave the last line cut short. If that fragment were
+    left unterminated, the next entry would be glued onto it and lost with it, so a file that
+    does not end in a newline gets one first: the fragment becomes one unreadable line that
+    `read_jsonl` skips, and every later entry stays whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        write_in_two(fd, data, point)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every whole entry; lines cut short by a crash are skipped with a warning (which names
+    the file and line numbers, never the content)."""
+    if not path.exists():
+        return []
+    out, torn = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace")
+                                  .splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            torn.append(number)
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+        else:
+            torn.append(number)
+    if torn:
+        log.warning("%s: skipped %d unreadable line(s) (%s), left by a run that was killed "
+                    "while writing", path.name, len(torn), ", ".join(map(str, torn[:5])))
+    return out
+
+
 class Ledger:
     """Append-only record of receipts and per-run outcomes (no personal data: names of files,
     hashes, counts)."""
@@ -54,21 +103,10 @@ class Ledger:
         self.path = home / "lake" / "ledger.jsonl"
 
     def append(self, entry: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry, sort_keys=True, default=str)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.path, entry, "ledger-append")
 
     def entries(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                out.append(json.loads(line))
-        return out
+        return read_jsonl(self.path)
 
     def receipts(self) -> list[Receipt]:
         fields = Receipt.__dataclass_fields__
@@ -120,8 +158,8 @@ def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Che
     else:
         target = home / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
-        shutil.copyfile(path, tmp)
+        tmp = target.with_name(target.name + PARTIAL)
+        _copy_durably(path, tmp)
         if sha256_of(tmp) != digest:
             tmp.unlink()
             raise OSError(f"{path.name}: the archive copy does not match the file; "
@@ -137,6 +175,47 @@ def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Che
     )
     ledger.append({"event": "received", **asdict(receipt)})
     return receipt
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    """Copy and fsync, so the inbox copy is only ever removed once the archive copy is on disk.
+    The crash tests stop it halfway (point `archive-copy`)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with source.open("rb") as fh:
+            _copy_bytes(fh, fd, os.fstat(fh.fileno()).st_size // 2)
+            if selected("archive-copy"):
+                os.fsync(fd)
+                pause_point("archive-copy")
+            _copy_bytes(fh, fd, None)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_bytes(fh, fd: int, limit: int | None) -> None:
+    left = limit
+    while left is None or left > 0:
+        block = fh.read(CHUNK if left is None else min(CHUNK, left))
+        if not block:
+            return
+        view = memoryview(block)
+        while view:
+            view = view[os.write(fd, view):]
+        if left is not None:
+            left -= len(block)
+
+
+def remove_partial_copies(home: Path) -> list[Path]:
+    """Archive copies cut short by a killed run (`*.part`, never in the ledger); call it holding
+    the run lock. The inbox still holds each such file, so the next receipt copies it again."""
+    removed = []
+    raw = home / "lake" / "raw"
+    if raw.exists():
+        for path in sorted(raw.rglob(f"*{PARTIAL}")):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def receive_inbox(home: Path, check: Checker, now: datetime | None = None) -> list[Receipt]:

@@ -1,24 +1,35 @@
-"""The analyst schema: documented views, no identifying columns, and every worked example in
-docs/analysts.md runs; `joinedup sql` opens the warehouse read-only."""
+"""The analyst schema: documented views, no identifying columns, children by keyed pseudonym
+only (key from the environment, a Prefect Secret block or, for the demo, a private key file),
+and every worked example in docs/analysts.md runs; `joinedup sql` opens the warehouse
+read-only."""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import uuid
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from flows import keys
+from flows.home import Home
 from tests.test_returns import make_home
 from warehouse.db import connect
 from warehouse.indicators import derive_indicator_events
 from warehouse.marts import build_marts
+from warehouse.pseudonym import PseudonymKeyError, pseudonym, unpseudonymised, write_pseudonyms
 from warehouse.publish import publish_tables
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "analysts.md"
 IDENTIFYING = {"first_name", "last_name", "middle_names", "preferred_name", "former_last_name",
                "dob", "address", "postcode", "nhs_number", "upn", "la_child_id", "record_key",
-               "person_key", "person_ref", "record_id", "alias_first_names", "alias_last_names"}
+               "person_key", "person_ref", "record_id", "alias_first_names", "alias_last_names",
+               "person_id"}
+KEY = b"test-only key, not a secret: 0123456789"
+PSEUDONYM = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +42,7 @@ def home(tmp_path_factory):
                             period_end=AS_OF)
     build_marts(con, as_of=AS_OF)
     publish_tables(con, as_of=AS_OF)
+    write_pseudonyms(con, KEY)
     con.close()
     return root
 
@@ -75,3 +87,117 @@ def test_sql_command_is_read_only(home):
     with pytest.raises(duckdb.Error):
         connect(home / "warehouse" / "joinedup.duckdb", read_only=True).execute(
             "CREATE TABLE x (a INT)")
+
+
+# --------------------------------------------------------------------- keyed pseudonyms
+
+
+def test_analyst_views_show_keyed_pseudonyms_never_person_ids(home):
+    con = connect(home / "warehouse" / "joinedup.duckdb", read_only=True)
+    try:
+        internal = {p for (p,) in con.execute(
+            "SELECT DISTINCT person_id FROM linkage.person").fetchall()}
+        assert len(internal) > 10
+        assert unpseudonymised(con) == 0
+        views = [v for (v,) in con.execute("SELECT view_name FROM duckdb_views() "
+                                           "WHERE schema_name = 'analyst'").fetchall()]
+        seen_values = 0
+        for view in views:
+            for row in con.execute(f"SELECT * FROM analyst.{view}").fetchall():
+                text = " ".join(map(str, row))
+                seen_values += len(row)
+                leaked = [p for p in re.findall(r"P\d{6,}", text) if p in internal]
+                assert not leaked, (view, leaked[:3])
+        assert seen_values > 1000
+        child = con.execute("SELECT pseudonym FROM analyst.child").fetchall()
+        assert child and all(PSEUDONYM.fullmatch(p) for (p,) in child)
+        # each pseudonym is HMAC(key, that child's person_id), one per child
+        by_id = dict(con.execute("SELECT person_id, pseudonym FROM linkage.pseudonym")
+                     .fetchall())
+        assert len(by_id) == len(internal)
+        assert all(by_id[p] == pseudonym(KEY, p) for p in by_id)
+        assert len(set(by_id.values())) == len(by_id)
+        profiled = {p for (p,) in con.execute("SELECT person_id FROM mart.child_profile")
+                    .fetchall()}
+        assert {p for (p,) in child} == {by_id[p] for p in profiled}
+        indicator = {p for (p,) in con.execute(
+            "SELECT DISTINCT pseudonym FROM analyst.child_indicator").fetchall()}
+        assert indicator and indicator <= {p for (p,) in child}
+    finally:
+        con.close()
+    assert KEY not in (home / "warehouse" / "joinedup.duckdb").read_bytes()
+
+
+def test_pseudonym_is_stable_for_a_key_and_differs_between_keys():
+    other = b"another test-only key 9876543210"
+    assert pseudonym(KEY, "P00000001") == pseudonym(KEY, "P00000001")
+    assert pseudonym(KEY, "P00000001") != pseudonym(KEY, "P00000002")
+    ids = [f"P{n:08d}" for n in range(1, 2001)]
+    mine = [pseudonym(KEY, p) for p in ids]
+    theirs = [pseudonym(other, p) for p in ids]
+    assert len(set(mine)) == len(ids) and not set(mine) & set(theirs)
+    assert all(PSEUDONYM.fullmatch(p) for p in mine)
+    with pytest.raises(PseudonymKeyError) as short:
+        write_pseudonyms(connect(), b"short")
+    assert "short" not in str(short.value).replace("shorter", "")
+
+
+@pytest.fixture
+def no_key(monkeypatch):
+    """Neither the key variable nor the default block name in play (the block name is unique to
+    the test, so the session's Prefect server holds no such block)."""
+    monkeypatch.delenv(keys.KEY_ENV, raising=False)
+    monkeypatch.setenv(keys.BLOCK_ENV, f"joinedup-test-{uuid.uuid4().hex[:12]}")
+
+
+def test_key_from_the_environment_comes_first(tmp_path, monkeypatch):
+    home = Home(tmp_path / "home")
+    monkeypatch.setenv(keys.KEY_ENV, "environment key for tests only 42")
+    monkeypatch.setenv(keys.BLOCK_ENV, "no-such-block-and-never-asked")
+    key, origin = keys.resolve_key(home)
+    assert key == b"environment key for tests only 42"
+    assert origin == f"${keys.KEY_ENV}" and "42" not in origin
+    assert not keys.demo_key_path(home).exists()
+    monkeypatch.setenv(keys.KEY_ENV, "too short")
+    with pytest.raises(PseudonymKeyError):
+        keys.resolve_key(home)
+
+
+def test_key_from_a_prefect_secret_block(prefect_harness, tmp_path, no_key, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    home = Home(tmp_path / "home")
+    name = os.environ[keys.BLOCK_ENV]
+    value = "1234567890123456789012"          # digits: Secret.get() would make it an int
+    Secret(value=value).save(name, overwrite=True)
+    key, origin = keys.resolve_key(home)
+    assert key == value.encode() and origin == f"Prefect Secret block '{name}'"
+    assert not keys.demo_key_path(home).exists()
+    # the block name can also come from joinedup.yaml
+    monkeypatch.delenv(keys.BLOCK_ENV)
+    home.root.mkdir(parents=True, exist_ok=True)
+    (home.root / "joinedup.yaml").write_text(f"keys:\n  pseudonym_secret_block: {name}\n")
+    assert keys.resolve_key(home)[0] == value.encode()
+    assert not keys.demo_key_path(home).exists()
+
+
+def test_demo_key_is_generated_private_and_reused(prefect_harness, tmp_path, no_key, caplog):
+    home = Home(tmp_path / "home")
+    with caplog.at_level(logging.INFO, logger="joinedup"):
+        key, origin = keys.resolve_key(home)
+    path = keys.demo_key_path(home)
+    assert path.is_file() and origin == f"demo key file {path}"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    assert oct(home.root.stat().st_mode & 0o777) == "0o700"
+    assert len(key) >= 32
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "generated a demo key" in logged and str(path) in logged
+    assert key.decode() not in logged
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="joinedup"):
+        again, _ = keys.resolve_key(home)
+    assert again == key and "generated" not in caplog.text
+    # another home gets another key, so another set of pseudonyms
+    other, _ = keys.resolve_key(Home(tmp_path / "other"))
+    assert other != key and pseudonym(other, "P00000001") != pseudonym(key, "P00000001")

@@ -150,6 +150,51 @@ def api_log_messages(flow_run_id) -> list[str]:
                 return messages
 
 
+def prefect_records(home: Path) -> dict[str, list[str]]:
+    """What the Prefect server holds about every flow run whose `home` parameter is `home`, by
+    channel: flow-run parameters, names and state messages; task-run names and state
+    messages; artifacts; log lines. This is what the Prefect UI and API show anyone with access
+    to the server, who need not be allowed to see a child's details."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+
+    out: dict[str, list[str]] = {"runs": [], "parameters": [], "tasks": [], "artifacts": [],
+                                 "logs": []}
+    with get_client(sync_client=True) as client:
+        runs = []
+        while batch := client.read_flow_runs(limit=200, offset=len(runs)):
+            runs.extend(batch)
+        mine = [r for r in runs if (r.parameters or {}).get("home") == str(home)]
+        ids = [r.id for r in mine]
+        out["runs"] = [str(r.id) for r in mine]
+        for r in mine:
+            out["parameters"].append(json.dumps(r.parameters, default=str))
+            out["parameters"].append(f"{r.name} {r.state.message if r.state else ''}")
+        if not ids:
+            return out
+        runs_filter = FlowRunFilter(id=FlowRunFilterId(any_=ids))
+        tasks = []                      # the server returns at most 200 rows per request
+        while batch := client.read_task_runs(flow_run_filter=runs_filter, limit=200,
+                                             offset=len(tasks)):
+            tasks.extend(batch)
+        out["tasks"] = [f"{tr.name} {tr.state.message if tr.state else ''}" for tr in tasks]
+        artifact_filter = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids))
+        artifacts = []
+        while batch := client.read_artifacts(artifact_filter=artifact_filter, limit=200,
+                                             offset=len(artifacts)):
+            artifacts.extend(batch)
+        out["artifacts"] = [f"{a.key} {a.description} {json.dumps(a.data, default=str)}"
+                            for a in artifacts]
+    for flow_run_id in ids:
+        out["logs"].extend(api_log_messages(flow_run_id))
+    return out
+
+
 def read_extract(path: Path) -> pd.DataFrame:
     """A generated extract read independently of the product's readers (all cells as text)."""
     if path.suffix == ".xlsx":
@@ -543,6 +588,63 @@ def test_no_personal_data_in_files_for_people_or_the_audit_trail(first_run, seco
              for f, t in zip(files, texts, strict=True)]
     hits = personal_hits(texts, synthetic.identifiers)
     assert not hits, f"{len(hits)} personal values in files for people, e.g. {hits[:5]}"
+
+
+def test_no_personal_data_in_prefect_artifacts_parameters_or_logs(first_run, second_run,
+                                                                   failed_run, synthetic):
+    """Everything the Prefect server keeps about the three runs (including `joinedup run`'s,
+    whose flow run the test never held) carries no child's details, nor the pseudonymisation
+    key."""
+    from flows import keys
+
+    home = synthetic.home
+    records = prefect_records(home.root)
+    # the scan did reach all three runs and every channel (so an empty scan cannot pass)
+    assert len(records["runs"]) == 3, records["runs"]
+    assert sum("nightly-run-summary" in a for a in records["artifacts"]) == 2
+    assert any("| rows in |" in a for a in records["artifacts"])
+    assert any("ingest-police" in t for t in records["tasks"])
+    logs = "\n".join(records["logs"])
+    assert "loaded" in logs and "published" in logs and "failed" in logs
+    assert "pseudonymised" in logs
+    identifiers = set(synthetic.identifiers)
+    key_file = keys.demo_key_path(home)
+    if key_file.exists():                       # no key configured in the tests: the demo key
+        key = key_file.read_text().strip()
+        identifiers.add(key)
+        for snap in (first_run.warehouse, second_run.warehouse):
+            assert key.encode() not in snap.read_bytes()
+    for channel, texts in records.items():
+        hits = personal_hits(texts, identifiers)
+        assert not hits, f"{len(hits)} personal values in Prefect {channel}, e.g. {hits[:5]}"
+
+
+def test_prefect_scan_finds_a_planted_name(prefect_harness, synthetic, tmp_path):
+    """The control: a throwaway flow run with a child's name in a parameter, a date of birth in
+    an artifact and a postcode in a log line; the same scan finds each in its channel."""
+    from prefect import flow, get_run_logger
+    from prefect.artifacts import create_markdown_artifact
+
+    names = sorted(s for s in synthetic.identifiers if re.fullmatch(r"[A-Za-z]{5,}", s))
+    dobs = sorted(s for s in synthetic.identifiers if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s))
+    postcodes = sorted(s for s in synthetic.identifiers
+                       if re.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}", s))
+    name, dob, postcode = names[len(names) // 2], dobs[len(dobs) // 2], postcodes[0]
+
+    @flow(name="pii-scan-control")
+    def leaky(home: str, note: str) -> None:
+        create_markdown_artifact(markdown=f"child born {dob}", key="pii-scan-control")
+        get_run_logger().info("child lives at %s", postcode)
+
+    control_home = tmp_path / "control-home"
+    state = leaky(home=str(control_home), note=f"about {name}", return_state=True)
+    assert state.is_completed()
+    records = prefect_records(control_home)
+    assert len(records["runs"]) == 1
+    assert personal_hits(records["parameters"], {name})
+    assert personal_hits(records["artifacts"], {dob})
+    assert personal_hits(records["logs"], {postcode})
+    assert not personal_hits(records["artifacts"], {name})
 
 
 # --------------------------------------------- 6. a bad file is rejected, the run publishes

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sources.crashpoints import pause_point
+
 LOCK_FILE = ".run.lock"
 
 
@@ -79,6 +81,7 @@ def _swap_in(build: Path, live: Path, before_swap: Callable[[], None] | None) ->
     if before_swap is not None:
         before_swap()
     os.replace(staging, live)
+    pause_point("swapped")
     _fsync_dir(live.parent)
     return live
 

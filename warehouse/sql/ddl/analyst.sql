@@ -1,22 +1,32 @@
 -- The analyst schema: documented views for people who query the published warehouse read-only
--- (`joinedup sql`). Children appear only by the pseudonymous person_id that linkage assigns:
--- no names, dates of birth, addresses, postcodes, NHS numbers, UPNs or supplier record ids.
+-- (`joinedup sql`). Children appear only by a keyed pseudonym (HMAC-SHA256 of linkage's
+-- person_id, see warehouse/pseudonym.py), never by the sequential person_id itself: no names,
+-- dates of birth, addresses, postcodes, NHS numbers, UPNs or supplier record ids.
 -- Child-level views are for analysis inside the partnership; only the suppressed publish
 -- tables (and analyst.published_*) may leave it.
 CREATE SCHEMA IF NOT EXISTS analyst;
 
+-- Filled after publication by the nightly run's pseudonymise step (the key never enters the
+-- warehouse); created here so the views bind even in a build that has not reached it.
+CREATE TABLE IF NOT EXISTS linkage.pseudonym (
+    person_id VARCHAR PRIMARY KEY,
+    pseudonym VARCHAR NOT NULL UNIQUE
+);
+
 CREATE OR REPLACE VIEW analyst.child AS
-SELECT period_start, period_end, as_of, person_id, age, age_band, sex, ethnicity,
-       ethnicity_group, ethnicity_basis, disability, looked_after, n_records, feeds_present,
-       n_datasets, n_indicators, datasets, indicators
-FROM mart.child_profile;
-COMMENT ON VIEW analyst.child IS 'One row per linked child and reporting period: age at the period end, age band, best sex / ethnicity / disability across records (and how chosen), feeds, data sets and indicators. Pseudonymous person_id only.';
+SELECT c.period_start, c.period_end, c.as_of, p.pseudonym, c.age, c.age_band, c.sex,
+       c.ethnicity, c.ethnicity_group, c.ethnicity_basis, c.disability, c.looked_after,
+       c.n_records, c.feeds_present, c.n_datasets, c.n_indicators, c.datasets, c.indicators
+FROM mart.child_profile c
+LEFT JOIN linkage.pseudonym p USING (person_id);
+COMMENT ON VIEW analyst.child IS 'One row per linked child and reporting period: age at the period end, age band, best sex / ethnicity / disability across records (and how chosen), feeds, data sets and indicators. Children by keyed pseudonym only.';
 
 CREATE OR REPLACE VIEW analyst.child_indicator AS
-SELECT period_start, period_end, person_id, indicator, dataset, feed, first_event_date,
-       last_event_date, events
-FROM mart.child_indicator;
-COMMENT ON VIEW analyst.child_indicator IS 'One row per child, period and indicator the child presented with: first / last event date and number of events.';
+SELECT c.period_start, c.period_end, p.pseudonym, c.indicator, c.dataset, c.feed,
+       c.first_event_date, c.last_event_date, c.events
+FROM mart.child_indicator c
+LEFT JOIN linkage.pseudonym p USING (person_id);
+COMMENT ON VIEW analyst.child_indicator IS 'One row per child (keyed pseudonym), period and indicator the child presented with: first / last event date and number of events.';
 
 CREATE OR REPLACE VIEW analyst.indicator AS
 SELECT DISTINCT period_start, period_end, indicator, inquiry_number, indicator_label, dataset,
