@@ -26,11 +26,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from linkage.settings import load_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PERSON_COLUMNS = ["first_name", "middle_names", "last_name", "dob", "sex", "postcode", "address",
                   "nhs_number", "upn", "la_child_id"]
-THRESHOLD = 0.95
+# Splink clusters at Joined Up's default threshold, so both engines link at the same probability
+THRESHOLD = float(load_settings()["clustering"]["threshold"])
 
 
 # --------------------------------------------------------------------------- inputs
@@ -63,9 +66,10 @@ def synthetic_inputs(children: int, folder: Path) -> tuple[list[Path], list[str]
 
     roles = [f"{c}={c}" for c in PERSON_COLUMNS]
     meta = {"id": "record_id", "label": str(folder / "truth" / "records.csv")}
-    kept = sorted(folder.glob("*.csv"))
-    if kept and (folder / "truth" / "records.csv").exists():     # --keep from an earlier run
-        return kept, roles, [], meta
+    inbox = folder / "inbox"
+    kept = sorted(folder / f"{d.name}.csv" for d in inbox.iterdir()) if inbox.is_dir() else []
+    if kept and all(p.exists() for p in kept) and (folder / "truth" / "records.csv").exists():
+        return kept, roles, [], meta                    # inputs kept (--keep) by an earlier run
     generate(folder, children=children, seed=42, as_of=date(2026, 10, 31),
              file_format="parquet")
     maps = load_maps()
@@ -112,8 +116,8 @@ def run_joinedup(paths, roles, extras, meta, out: Path) -> dict:
 
 
 def run_splink(paths, roles, extras, meta, out: Path) -> dict:
-    spec = {"paths": [str(p) for p in paths], "roles": roles, "id": meta["id"], "out": str(out),
-            "threshold": THRESHOLD}
+    spec = {"paths": [str(p) for p in paths], "roles": roles, "extras": extras,
+            "id": meta["id"], "out": str(out), "threshold": THRESHOLD}
     cmd = [sys.executable, __file__, "--splink-worker", json.dumps(spec)]
     return timed(cmd, out.with_suffix(".log"))
 
@@ -132,6 +136,8 @@ def splink_worker(spec: dict) -> None:
         renamed = pd.DataFrame({"unique_id": path.stem + ":" + frame[spec["id"]].str.strip()})
         for role, column in roles.items():
             renamed[role] = frame[column].str.strip().str.lower()
+        for column in spec.get("extras", []):
+            renamed[column] = frame[column].str.strip().str.lower()
         frames.append(renamed)
     data = pd.concat(frames, ignore_index=True)
     if "dob" in data:   # FEBRL writes yyyymmdd
@@ -147,10 +153,17 @@ def splink_worker(spec: dict) -> None:
     for column in ("sex", "nhs_number", "upn", "la_child_id"):
         if column in data:
             comparisons.append(cl.ExactMatch(column))
+    # the columns `joinedup link` gets as --extra, as Splink's FEBRL example compares them:
+    # edit distance (an identifier keyed with one or two slips still agrees), and a blocking
+    # rule on those that identify (mostly distinct values), as Joined Up blocks on them
+    extras = spec.get("extras", [])
+    comparisons += [cl.DamerauLevenshteinAtThresholds(c, [1, 2]) for c in extras]
+    identifying = [c for c in extras if data[c].nunique() > 0.5 * data[c].notna().sum()]
     rules = [block_on("first_name", "last_name"), block_on("dob"),
              block_on("postcode", "substr(first_name, 1, 1)"),
              block_on("last_name", "substr(dob, 1, 4)")]
-    rules += [block_on(c) for c in ("nhs_number", "upn", "la_child_id") if c in data]
+    rules += [block_on(c) for c in ("nhs_number", "upn", "la_child_id", *identifying)
+              if c in data]
     settings = SettingsCreator(link_type="dedupe_only", comparisons=comparisons,
                                blocking_rules_to_generate_predictions=rules,
                                retain_intermediate_calculation_columns=False)

@@ -191,8 +191,9 @@ def run_index(run_id: str, entries: list[dict]) -> str:
         counts = "".join(f"<td>{e[k]:,}</td>" if k in e else "<td></td>"
                          for k in ("rows_in", "rows_quarantined", "rows_warned"))
         rows.append(
-            f"<tr><td>{page}</td>"
-            f'<td><a href="{quote(e["suite_page"])}">{html.escape(e["suite"])}</a></td>'
+            f'<tr><td class="jo-name">{page}</td>'
+            f'<td class="jo-name"><a href="{quote(e["suite_page"])}">'
+            f'{html.escape(e["suite"])}</a></td>'
             f"<td>{_status(e)}</td>{counts}"
             f"<td>{e['expectations_failed']} of {e['expectations']}</td>"
             f'<td><ul class="jo-rules">{rules}</ul></td></tr>')

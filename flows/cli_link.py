@@ -9,7 +9,9 @@ stderr is redirected, where a progress bar would only litter a log file).
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Annotated
 
@@ -108,7 +110,8 @@ def link(
     extra: Annotated[list[str], typer.Option(
         "--extra", help="Another column to compare (exact / similar).")] = [],  # noqa: B006
     pairs: Annotated[Path | None, typer.Option(
-        "--pairs", help="PAIRS.csv of scored candidate pairs.")] = None,
+        "--pairs", help="PAIRS.csv of the scored candidate pairs that can matter: those the "
+                        "model gives at least pairs.keep_min_probability (0.001).")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Match probability at which pairs join a cluster "
                             "(default from linkage/settings.yaml).")] = None,
@@ -121,6 +124,9 @@ def link(
                             "(match / non_match).")] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", help="No progress display and no per-stage messages.")] = False,
+    memory_limit: Annotated[str, typer.Option(
+        "--memory-limit", help="DuckDB's memory limit; work beyond it spills to a temporary "
+                               "folder (removed afterwards).")] = "2GB",
 ) -> None:
     """Deduplicate one file, or link and deduplicate several, by Fellegi-Sunter (EM, no labels)."""
     from linkage import run_linkage
@@ -139,6 +145,7 @@ def link(
     hook = StageProgress(progress, len(STAGES) + 1) if progress is not None else None
     if progress is not None:
         progress.start()
+    stack = ExitStack()
     try:
         try:
             prepared = link_input(list(files), id_column, _roles(roles), list(extra))
@@ -158,10 +165,15 @@ def link(
             if not 0.0 < threshold < 1.0:
                 raise typer.BadParameter("--threshold must lie between 0 and 1")
             settings["clustering"] = {"threshold": threshold}
-        con = connect()
+        # a database file in a private temporary folder rather than memory, so that DuckDB can
+        # evict to it (the records hold names and dates of birth: the folder is 0700 and goes)
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="joinedup-link-"))
+        con = stack.enter_context(
+            closing(connect(Path(work) / "link.duckdb", memory_limit=memory_limit)))
         con.register("link_records_df", prepared.records)
         con.execute("CREATE TABLE link_records AS SELECT * FROM link_records_df")
         con.unregister("link_records_df")
+        prepared = None                       # the frame's copy is in DuckDB now
         report_path = out.with_name(out.stem + ".model.html")
         summary = run_linkage(con, source_table="link_records", settings=settings,
                               decisions=decisions, model_report=report_path, on_stage=hook)
@@ -176,6 +188,7 @@ def link(
         if hook is not None:
             hook.progress.advance(hook.task)
     finally:
+        stack.close()
         if progress is not None:
             progress.stop()
         log.removeHandler(handler)

@@ -243,6 +243,12 @@ def model_report_path(home: Home, run_id: str) -> Path:
     return home.root / MODEL_REPORT_DIR / f"{run_id}.html"
 
 
+def _linkage_pause_points(stage: str, finished: bool) -> None:
+    """Crash-test points inside linkage (`link-<stage>`, as each stage starts)."""
+    if not finished:
+        pause_point(f"link-{stage}")
+
+
 def link(build: Path, home: Home, settings: dict | None = None) -> dict:
     """Link the build's person records, with ids carried from the published warehouse and the
     reviewers' decisions (kept in the home, since the warehouse is rebuilt) overriding the
@@ -256,7 +262,8 @@ def link(build: Path, home: Home, settings: dict | None = None) -> dict:
     con = connect(build)
     try:
         summary = run_linkage(con, previous_ids=previous, settings=settings,
-                              decisions=decisions, model_report=report)
+                              decisions=decisions, model_report=report,
+                              on_stage=_linkage_pause_points)
     finally:
         con.close()
     summary["model_report"] = str(report.relative_to(home.root))

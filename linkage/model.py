@@ -30,6 +30,7 @@ from recordlinkage import ECMClassifier
 from recordlinkage.algorithms.nb_sklearn import ECM, check_is_fitted
 from sklearn.utils.validation import check_array
 
+from linkage.blocking import feature_columns, rule_keys_sql
 from linkage.comparisons import NULL_LEVEL, Comparison, gamma_table_sql
 
 
@@ -218,17 +219,25 @@ def em_sample(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
 
 @dataclass
 class Session:
-    """One EM fit on the candidate pairs that agree on some comparisons (`where`), estimating m
-    for the others (`estimate`). Why sessions: children's records come in households, and EM on
+    """One EM fit on record pairs that agree on some comparisons (`where`), estimating m for
+    the others (`estimate`). Why sessions: children's records come in households, and EM on
     all candidate pairs can settle on "same household" (surname, address, postcode agree) as its
     match class. Among pairs that share a date of birth, siblings are rare (only twins), so the
     names, address and postcode m are those of true matches; among pairs that share forename and
     surname, siblings are rare too, so the date-of-birth m is. m of a comparison is never taken
-    from a session that selected pairs on it."""
+    from a session that selected pairs on it.
+
+    Why a session draws its own pairs (`block`: the feature columns they share) rather than
+    taking the candidate pairs: blocking rules pair names with a birth year or an address so
+    that a million records stay tractable, and among candidate pairs that share both names the
+    few with another date of birth are then mostly the same child mistyped - EM would learn
+    that a different date of birth is common among matches. Pairs sharing both names, whatever
+    else they share, show how often that happens by chance (Splink trains the same way)."""
 
     name: str
     where: dict[str, list[str]]
     estimate: list[str]
+    block: list = field(default_factory=list)
 
     def condition(self, comparisons: list[Comparison]) -> str:
         by_name = {c.name: c for c in comparisons}
@@ -239,6 +248,34 @@ class Session:
         return " AND ".join(parts) or "TRUE"
 
 
+SESSION_RULE_NO = -3     # rule_no of the pairs a training session draws for itself
+
+
+def session_gamma_table(con: duckdb.DuckDBPyConnection, settings: dict, session: Session) -> str:
+    """Comparison vectors of a seeded sample of the record pairs sharing the session's `block`
+    keys (about twice em_max_pairs, so em_sample still picks by hash); returns the table name.
+    The pairs are filtered by hash as the join produces them, never all materialised."""
+    keys_sql, names = rule_keys_sql({"keys": session.block}, feature_columns(con))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_em_keys AS {keys_sql}")
+    max_block = int(settings["blocking"]["max_block_size"])
+    total = con.execute(
+        "SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n "
+        f"FROM linkage_em_keys WHERE block_n <= $max GROUP BY {', '.join(names)})",
+        {"max": max_block}).fetchall()[0][0]
+    share = min(1.0, 2.0 * float(settings["model"]["em_max_pairs"]) / max(float(total), 1.0))
+    on = " AND ".join(f"a.{n} = b.{n}" for n in names)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE linkage_em_pairs AS "
+        f"SELECT DISTINCT a.rid AS rid_l, b.rid AS rid_r, {SESSION_RULE_NO}::SMALLINT AS rule_no "
+        f"FROM linkage_em_keys a JOIN linkage_em_keys b ON {on} AND a.rid < b.rid "
+        "WHERE a.block_n <= $max AND hash(a.rid, b.rid, $seed) % 1000000 < $cut",
+        {"max": max_block, "seed": int(settings["seed"]), "cut": int(share * 1_000_000)})
+    con.execute(gamma_table_sql(settings, "linkage_em_pairs", "linkage_em_gamma"))
+    con.execute("DROP TABLE linkage_em_keys")
+    con.execute("DROP TABLE linkage_em_pairs")
+    return "linkage_em_gamma"
+
+
 def _fit_session(con, settings, comparisons, gamma_table, session: Session | None, default_m,
                  u_random) -> tuple[dict, dict, float, int, int] | None:
     """(m, u, lambda, iterations, pairs) of an EM fit, or None when there are too few pairs."""
@@ -246,7 +283,11 @@ def _fit_session(con, settings, comparisons, gamma_table, session: Session | Non
     floor = float(cfg["probability_floor"])
     used = [c for c in comparisons if session is None or c.name not in session.where]
     where = session.condition(comparisons) if session else "TRUE"
+    if session is not None and session.block:
+        gamma_table = session_gamma_table(con, settings, session)
     sample = em_sample(con, settings, used, gamma_table, where)
+    if session is not None and session.block:
+        con.execute(f"DROP TABLE {gamma_table}")
     if len(sample) < cfg["em_min_pairs"]:
         return None
     classifier = InformedECMClassifier(
@@ -276,7 +317,7 @@ def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
     default_m = {c.name: _normalise(c.default_m, sorted(c.labels), floor) for c in comparisons}
     model = Model(m=dict(default_m), u=u_random, u_random=u_random, u_pairs=u_pairs,
                   lambda_candidates=float(cfg["init_lambda"]))
-    sessions = [Session(s["name"], s.get("where") or {}, s["estimate"])
+    sessions = [Session(s["name"], s.get("where") or {}, s["estimate"], s.get("block") or [])
                 for s in cfg.get("training") or []]
     if n_candidates >= cfg["em_min_pairs"]:
         if not sessions:
@@ -307,37 +348,52 @@ def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
     if cfg["u_source"] == "em" and model.u_em and not sessions:
         model.u = model.u_em
         model.u_source = "em"
-    if sessions or n_candidates < cfg["em_min_pairs"]:
-        model.lambda_candidates = _lambda_only(con, comparisons, gamma_table, model, cfg)
     total_pairs = max(n_records * (n_records - 1) // 2, 1)
-    expected_matches = model.lambda_candidates * n_candidates
-    model.lambda_random = min(max(expected_matches / total_pairs, 1e-12), 1.0 - 1e-12)
+    if sessions or n_candidates < cfg["em_min_pairs"]:
+        model.lambda_random = _prior_by_em(con, comparisons, gamma_table, model, cfg,
+                                           total_pairs, n_candidates)
+        model.lambda_candidates = model.lambda_random * total_pairs / max(n_candidates, 1)
+    else:       # one EM on the candidates gave their share of matches
+        expected_matches = model.lambda_candidates * n_candidates
+        model.lambda_random = min(max(expected_matches / total_pairs, 1e-12), 1.0 - 1e-12)
     return model
 
 
-def _lambda_only(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison], gamma_table: str,
-                 model: Model, cfg: dict) -> float:
-    """Share of matches among few candidate pairs, by EM on lambda alone (m and u held fixed).
+def _prior_by_em(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison],
+                 gamma_table: str, model: Model, cfg: dict, total_pairs: int,
+                 n_candidates: int) -> float:
+    """The match probability of two records drawn at random (lambda over all record pairs), by
+    EM on lambda alone with m and u held fixed: the expected number of matches, summed over the
+    candidate pairs, divided by all record pairs (blocking is taken to find nearly every match).
 
-    With too few pairs to estimate m, the default m and the counted u still let the data decide
-    how many candidate pairs are matches, instead of trusting a fixed guess.
+    The Bayes factors use u counted on random pairs, so the prior they combine with is the one
+    over all pairs, not the share of matches among candidates: candidates agree on their
+    blocking keys by construction, and counting that agreement as evidence on top of a
+    candidate-level prior inflated lambda thirtyfold on a million records (and with it every
+    match probability). With too few pairs to estimate m, the default m and the counted u still
+    let the data decide how many pairs are matches, instead of trusting a fixed guess.
     """
+    start = min(max(float(cfg["init_lambda"]) * n_candidates / total_pairs, 1e-12), 0.5)
+    if not comparisons or not n_candidates:
+        return start
+    # Pairs with the same comparison vector have the same Bayes factor, and there are a few
+    # thousand distinct vectors however many pairs there are: EM runs on (vector, count).
     columns = ", ".join(c.gamma for c in comparisons)
-    vectors = con.execute(f"SELECT {columns} FROM {gamma_table} ORDER BY rid_l, rid_r").fetchnumpy()
-    log_bf = np.zeros(len(vectors[comparisons[0].gamma]) if comparisons else 0)
+    patterns = con.execute(f"SELECT {columns}, count(*) AS pairs FROM {gamma_table} "
+                           "GROUP BY ALL ORDER BY ALL").fetchnumpy()
+    pairs = np.asarray(patterns["pairs"], dtype=float)
+    log_bf = np.zeros(len(pairs))
     for comp in comparisons:
         weights = {lvl: math.log(model.m[comp.name][lvl] / model.u[comp.name][lvl])
                    for lvl in comp.labels}
         weights[NULL_LEVEL] = 0.0
-        log_bf += np.array([weights[int(v)] for v in vectors[comp.gamma]])
-    lam = float(cfg["init_lambda"])
-    if len(log_bf) == 0:
-        return lam
+        log_bf += np.array([weights[int(v)] for v in patterns[comp.gamma]])
+    lam = start
     for _ in range(int(cfg["em_max_iter"])):
         logit = math.log(lam / (1.0 - lam)) + log_bf
-        new = float(np.mean(1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))))
-        new = min(max(new, 1e-9), 1.0 - 1e-9)
-        if abs(new - lam) < float(cfg["em_atol"]):
+        share = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        new = min(max(float(np.sum(pairs * share)) / total_pairs, 1e-12), 1.0 - 1e-12)
+        if abs(new - lam) <= float(cfg["em_atol"]) * lam:       # relative: lambda is tiny
             return new
         lam = new
     return lam

@@ -67,16 +67,21 @@ def _model_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                        "FROM linkage.model").df()
 
 
-def weight_histogram(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
-    """Candidate pairs per match-weight bin, split into those linked and those not."""
+def weight_histogram(con: duckdb.DuckDBPyConnection, scored_table: str, threshold: float,
+                     extra_rule_nos: tuple[int, ...]) -> pd.DataFrame:
+    """Candidate pairs per match-weight bin, split into those linked and those not. Read from
+    the run's scored table, which holds every candidate pair (linkage.pair keeps only those
+    that can matter); pairs added after blocking (`extra_rule_nos`: cluster checks, reviewers'
+    pairs) are left out."""
     low, high = HIST_RANGE
     return con.execute(
         "SELECT greatest(least(floor(match_weight / $w) * $w, $high - $w), $low) AS bin, "
         "count(*) FILTER (match_probability >= $t) AS linked, "
         "count(*) FILTER (match_probability < $t) AS not_linked "
-        "FROM linkage.pair WHERE blocking_rule NOT IN ('cluster_check', 'review') "
+        f"FROM {scored_table} WHERE rule_no NOT IN (SELECT unnest($extra)) "
         "AND match_weight IS NOT NULL GROUP BY 1 ORDER BY 1",
-        {"w": WEIGHT_BIN, "low": low, "high": high, "t": threshold},
+        {"w": WEIGHT_BIN, "low": low, "high": high, "t": threshold,
+         "extra": list(extra_rule_nos)},
     ).df()
 
 
@@ -264,7 +269,8 @@ def _counts_table(summary: dict) -> str:
 
 
 def model_report_html(con: duckdb.DuckDBPyConnection, summary: dict, settings: dict,
-                      title: str = "Joined Up linkage model") -> str:
+                      hist: pd.DataFrame, title: str = "Joined Up linkage model") -> str:
+    """`hist` is weight_histogram's, taken while the run's scored pairs still exist."""
     model = _model_table(con)
     levels = model[(model["comparison"] != "_prior") & model["m"].notna()]
     prior = model[(model["comparison"] == "_prior") & (model["label"] == "lambda")]
@@ -272,7 +278,6 @@ def model_report_html(con: duckdb.DuckDBPyConnection, summary: dict, settings: d
     lam = float(prior["m"].iloc[0]) if len(prior) else float("nan")
     threshold = float(settings["clustering"]["threshold"])
     band_low = float(settings["review"]["low"])
-    hist = weight_histogram(con, threshold)
     sessions = summary.get("em_sessions") or []
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     seconds = summary.get("seconds") or {}
@@ -330,8 +335,8 @@ in the end bins.</p>
 
 
 def write_model_report(con: duckdb.DuckDBPyConnection, path: Path, summary: dict,
-                       settings: dict) -> Path:
+                       settings: dict, hist: pd.DataFrame) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(model_report_html(con, summary, settings), encoding="utf-8")
+    path.write_text(model_report_html(con, summary, settings, hist), encoding="utf-8")
     return path

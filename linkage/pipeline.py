@@ -26,7 +26,7 @@ from linkage.features import build_features
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model import fit_model
-from linkage.model_report import write_model_report
+from linkage.model_report import weight_histogram, write_model_report
 from linkage.review import REVIEW_RULE_NO, apply_decisions, build_review, write_decision_table
 from linkage.scoring import CONFLICT_RULE, DETERMINISTIC_PREFIX, score_pairs
 from linkage.settings import load_settings
@@ -81,6 +81,11 @@ class _Timer:
 
 
 def _write_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons) -> None:
+    """linkage.pair: the pairs that can matter to a reader, a reviewer or an evaluation - those
+    the model or the rules give at least `pairs.keep_min_probability` (vetoed pairs by their
+    model probability). At a million records blocking proposes tens of millions of pairs, nearly
+    all plainly different children; keeping them would make the table the warehouse's largest
+    and its writing the run's slowest step. A pair not kept scored below that probability."""
     gamma_cols = ", ".join(f"s.{c.gamma}" for c in comparisons)
     tf_cols = "".join(f", s.{c.tf}" for c in comparisons if c.tf_column)
     con.execute(
@@ -91,8 +96,11 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons) ->
         "ELSE list_extract($rules, s.rule_no + 1) END AS blocking_rule, "
         f"s.model_probability, {gamma_cols}{tf_cols} "
         "FROM linkage_scored s JOIN linkage.feature fl ON fl.rid = s.rid_l "
-        "JOIN linkage.feature fr ON fr.rid = s.rid_r ORDER BY s.rid_l, s.rid_r",
-        {"rules": [rule["name"] for rule in settings["blocking"]["rules"]]},
+        "JOIN linkage.feature fr ON fr.rid = s.rid_r "
+        "WHERE greatest(s.match_probability, coalesce(s.model_probability, 0)) >= $keep "
+        "ORDER BY s.rid_l, s.rid_r",
+        {"rules": [rule["name"] for rule in settings["blocking"]["rules"]],
+         "keep": float(settings["pairs"]["keep_min_probability"])},
     )
 
 
@@ -160,6 +168,8 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
             previous_ids, prefix=cfg["person_id"]["prefix"], digits=int(cfg["person_id"]["digits"]))
         _write_person(con, person)
     with timer.stage("write"):
+        hist = weight_histogram(con, "linkage_scored", float(cfg["clustering"]["threshold"]),
+                                (CHECK_RULE_NO, REVIEW_RULE_NO))
         _write_pairs(con, cfg, comparisons)
         decided["not_honoured"] = int(write_decision_table(con))
         review_pairs = build_review(con, cfg, clusters.refused)
@@ -176,7 +186,7 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         _summarise(summary, cfg, model, clusters, person, id_counts, rules, above, review_pairs,
                    decided, n_records, timer)
         if model_report is not None:
-            write_model_report(con, model_report, summary, cfg)
+            write_model_report(con, model_report, summary, cfg, hist)
             summary["model_report"] = str(model_report)
 
     summary["seconds"] = dict(timer.seconds)

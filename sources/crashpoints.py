@@ -10,15 +10,13 @@ set; they live in `sources` because the archive, the warehouse swap and the flow
   to stderr and wait until the point's name appears as a line of the file named by
   `JOINEDUP_RESUME_FILE` (or `JOINEDUP_PAUSE_SECONDS`, default 300, pass), so the test can
   copy the home (or SIGKILL the process) while it is stopped there.
-- `JOINEDUP_KILL_AFTER=<point>=<seconds>`: on reaching the point, SIGKILL this process that
-  many seconds later, wherever it then is (used where no finer point can be marked, e.g. inside
-  linkage).
-- With either set, every point passed prints `JOINEDUP-AT <point>`, so a test can tell in
-  which step a delayed kill landed.
+- With it set, every point passed prints `JOINEDUP-AT <point>`, so a test can tell which
+  steps a run went through before it was killed.
 
 Points: receive, archive-copy (half the file copied), ledger-append / runlog-append (half a
 JSON line written), new-build, ingest, ingest-write (rows loaded, transaction open),
-person-records, link, derive, derive-write (marts written, publication not), pseudonymise,
+person-records, link, link-<stage> (each stage of linkage.pipeline.STAGES as it starts),
+derive, derive-write (marts written, publication not), pseudonymise,
 export, publish, lineage-write (transaction open), swap (staging link made, not renamed),
 swapped (renamed, ledger not yet written).
 """
@@ -26,14 +24,11 @@ swapped (renamed, ledger not yet written).
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 PAUSE_ENV = "JOINEDUP_PAUSE_BEFORE"
-KILL_ENV = "JOINEDUP_KILL_AFTER"
 RESUME_ENV = "JOINEDUP_RESUME_FILE"
 SECONDS_ENV = "JOINEDUP_PAUSE_SECONDS"
 PAUSE_MARKER = "JOINEDUP-PAUSED"
@@ -41,27 +36,18 @@ TRACE_MARKER = "JOINEDUP-AT"
 
 
 def active() -> bool:
-    return bool(os.environ.get(PAUSE_ENV) or os.environ.get(KILL_ENV))
+    return bool(os.environ.get(PAUSE_ENV))
 
 
 def selected(point: str) -> bool:
     """Whether a test asked to stop or kill at `point` (so a caller can split a write)."""
     if not active():
         return False
-    return point in _pause_points() or _kill_after().get(point) is not None
+    return point in _pause_points()
 
 
 def _pause_points() -> set[str]:
     return {p.strip() for p in os.environ.get(PAUSE_ENV, "").split(",") if p.strip()}
-
-
-def _kill_after() -> dict[str, float]:
-    out = {}
-    for item in os.environ.get(KILL_ENV, "").split(","):
-        if "=" in item:
-            point, seconds = item.split("=", 1)
-            out[point.strip()] = float(seconds)
-    return out
 
 
 def _say(text: str) -> None:
@@ -72,13 +58,6 @@ def pause_point(point: str) -> None:
     if not active():
         return
     _say(f"{TRACE_MARKER} {point}")
-    delay = _kill_after().get(point)
-    if delay is not None:
-        def kill() -> None:
-            time.sleep(delay)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        threading.Thread(target=kill, daemon=True).start()
     if point not in _pause_points():
         return
     _say(f"{PAUSE_MARKER} {point} pid={os.getpid()}")

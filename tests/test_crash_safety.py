@@ -8,12 +8,13 @@ One small synthetic home (invented children only). The story, in order:
    before: halfway through appending the run ledger's `started` line, halfway through copying
    a newly delivered file into the archive, halfway through appending its receipt to the
    ledger, with a DuckDB transaction open on the build while loading the first extract, during
-   linkage (a SIGKILL 1 s after the link step starts), between writing the marts and the
-   publication tables, and finally just after the rename that publishes (paused on the way
-   between the staging link and the rename, where nothing is published yet). After each kill:
-   the published file is byte-for-byte the baseline (after the last, it is that run's complete
-   build, with the baseline's tables), no archive file under its final name is incomplete, both
-   ledgers still parse, and each next run gets past the point where the one before died;
+   linkage (its candidate pairs scored, its people not yet clustered), between writing the
+   marts and the publication tables, and finally just after the rename that publishes (paused
+   on the way between the staging link and the rename, where nothing is published yet). After
+   each kill: the published file is byte-for-byte the baseline (after the last, it is that
+   run's complete build, with the baseline's tables), no archive file under its final name is
+   incomplete, both ledgers still parse, and each next run gets past the point where the one
+   before died;
 3. the next run succeeds while another process holds the published file open read-only for the
    whole run, querying it all the time; it removes the killed runs' orphans and partial copies,
    records the killed-after-publishing run as recovered, and publishes the same tables, person
@@ -50,15 +51,15 @@ AS_OF = date(2026, 10, 31)
 CHILDREN = 800
 STRAY = "invoices_paid.csv"        # delivered before the archive-copy kill; rejected at receipt
 
-# (name, points to pause at in order (SIGKILL at the last), {point: seconds} to SIGKILL after)
+# (name, points to pause at in order: SIGKILL at the last)
 KILLS = [
-    ("runlog-append", ["runlog-append"], {}),
-    ("archive-copy", ["archive-copy"], {}),
-    ("ledger-append", ["ledger-append"], {}),
-    ("ingest-write", ["ingest-write"], {}),
-    ("link", [], {"link": 1.0}),
-    ("derive-write", ["derive-write"], {}),
-    ("swapped", ["swap", "swapped"], {}),
+    ("runlog-append", ["runlog-append"]),
+    ("archive-copy", ["archive-copy"]),
+    ("ledger-append", ["ledger-append"]),
+    ("ingest-write", ["ingest-write"]),
+    ("link", ["link-clustering"]),          # candidate pairs scored, people not yet written
+    ("derive-write", ["derive-write"]),
+    ("swapped", ["swap", "swapped"]),
 ]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,16 +118,14 @@ def api_url() -> str:
     return url
 
 
-def run_and_kill(home: Home, log: Path, pauses: list[str], kill_after: dict[str, float],
-                 on_pause=None, timeout: float = 240) -> str:
+def run_and_kill(home: Home, log: Path, pauses: list[str], on_pause=None,
+                 timeout: float = 240) -> str:
     """Start `joinedup run` in a subprocess; at each pause point but the last call
-    `on_pause(point)` and let it go on; SIGKILL it at the last one (or let it SIGKILL itself
-    `kill_after` seconds after a point). Returns what it printed."""
+    `on_pause(point)` and let it go on; SIGKILL it at the last one. Returns what it printed."""
     resume = log.with_suffix(".resume")
     resume.write_text("")
     env = {**os.environ, "PREFECT_API_URL": api_url(), "JOINEDUP_RESUME_FILE": str(resume),
            "JOINEDUP_PAUSE_BEFORE": ",".join(pauses),
-           "JOINEDUP_KILL_AFTER": ",".join(f"{k}={v}" for k, v in kill_after.items()),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false"}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--home",
@@ -211,14 +210,14 @@ def story(prefect_harness, tmp_path_factory):
     def on_pause(point: str) -> None:
         out["paused"][point] = crash_state(home)
 
-    for name, pauses, kill_after in KILLS:
+    for name, pauses in KILLS:
         if name == "archive-copy":      # a new delivery, so there is something to copy
             (home.inbox / "police").mkdir(parents=True, exist_ok=True)
             (home.inbox / "police" / STRAY).write_text(
                 "Invoice No,Amount,Paid On\n" + "".join(
                     f"INV-{n:04d},{n * 3}.50,03/03/2025\n" for n in range(200)))
         out["printed"][name] = run_and_kill(home, snaps / f"kill-{name}.log", pauses,
-                                            kill_after, on_pause)
+                                            on_pause)
         out["after_kill"][name] = crash_state(home)
     out["killed_published"] = shutil.copyfile(home.live, snaps / "killed-published.duckdb")
 
@@ -282,8 +281,9 @@ def test_each_kill_landed_inside_its_step(story):
     # builds killed mid-write stay beside the published file as orphans until the next run
     for name in ("ingest-write", "link", "derive-write"):
         assert len(seen[name]["builds"]) == 2, (name, seen[name]["builds"])
-    # the delayed kill landed in linkage: the run never reached the next step
-    assert "JOINEDUP-AT link" in printed["link"] and "JOINEDUP-AT derive" not in printed["link"]
+    # killed inside linkage, its pairs scored: the run never reached the next step
+    assert "JOINEDUP-AT link-scoring" in printed["link"]
+    assert "JOINEDUP-AT derive" not in printed["link"]
     assert "JOINEDUP-AT pseudonymise" not in printed["derive-write"]
 
 

@@ -547,3 +547,19 @@ def test_postcode_units_beyond_the_configured_districts_are_distinct():
     units = postcode_units(np.random.default_rng(1), 5_000, "ZX", {1: 0.5, 2: 0.5}, "ABDEFG")
     assert len(set(units)) == 5_000
     assert {u.split()[0] for u in units} >= {"ZX1", "ZX2", "ZX3"}
+
+
+@pytest.mark.parametrize("source", ["school", "social_care", "police"])
+def test_person_refs_are_unique_when_a_million_records_are_duplicates(source):
+    """Duplicate records get new ids of their own: at a million children there are hundreds of
+    thousands of them, and two sharing an id would merge two records in the truth."""
+    from sources.synth import _refs
+    from sources.synth.rng import stream
+
+    n = 1_100_000
+    pop = _with_ids(pd.DataFrame({"dob": np.full(n, np.datetime64("2015-06-01", "D"))}), SEED)
+    duplicate = np.ones(n, dtype=bool)
+    duplicate[::3] = False                  # every third record is a child's first
+    rec_child = np.arange(n)
+    refs = _refs(stream(SEED, "refs-test"), SUPPLIERS[source], pop, rec_child, duplicate)
+    assert pd.Series(refs).is_unique

@@ -14,8 +14,15 @@ import duckdb
 CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
-def connect(path: Path | str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=read_only, config=dict(CONFIG))
+def connect(path: Path | str = ":memory:", *, read_only: bool = False,
+            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """`memory_limit` (DuckDB's, e.g. '2GB'): beyond it DuckDB spills to a temporary folder
+    beside the database file instead of growing, which keeps a million-record linkage inside a
+    small server's memory. None leaves DuckDB's default (80% of the machine's memory)."""
+    config = dict(CONFIG)
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):

@@ -187,12 +187,11 @@ def _trend_section(tables: dict) -> list[str]:
     quarters = list(dict.fromkeys(r["quarter"] for r in rows))
     measures = list(dict.fromkeys((r["measure"], r["measure_label"]) for r in rows))
     value = {(r["measure"], r["quarter"]): r["value"] for r in rows}
-    noted = {}
-    for r in rows:
-        if r["note"]:
-            noted.setdefault(r["quarter"], [])
-            if r["note"] not in noted[r["quarter"]]:
-                noted[r["quarter"]].append(r["note"])
+    noted: dict[str, list[str]] = {}
+    for r in rows:                  # each row's note joins its reasons with "; "
+        for reason in filter(None, (r["note"] or "").split("; ")):
+            if reason not in noted.setdefault(r["quarter"], []):
+                noted[r["quarter"]].append(reason)
     marks = {q: f"{q}*" if q in noted else q for q in quarters}
     out = [f"<h2>Trend over the last {len(quarters)} quarters</h2>",
            '<p class="note">Each quarter as its own quarterly return publishes it (the same '

@@ -85,12 +85,19 @@ def _refs(rng, supplier: Supplier, pop: pd.DataFrame, rec_child: np.ndarray,
     n = len(rec_child)
     numbers = distinct_numbers(rng, n, 1_000_000, 10_000_000)
     if supplier.source == "school":
-        fresh = upns(np.full(n, LA_NUMBER), 9000 + numbers % 999, np.full(n, 99), numbers % 1000)
+        # a duplicate's new UPN is numbered on from establishment 9000, year 99 (never a real
+        # child's: theirs are allocated from establishment 1000 in the year they turn 4), so a
+        # million children's duplicates never share one
+        k = np.maximum(np.cumsum(duplicate) - 1, 0)
+        fresh = upns(np.full(n, LA_NUMBER), 9000 + (k // 1000) % 1000, 99 - k // 1_000_000,
+                     k % 1000)
         return np.where(duplicate, fresh, pop["upn"].to_numpy()[rec_child])
-    fresh = np.char.add(supplier.ref_prefix, numbers.astype(str)).astype(object)
     if supplier.source == "social_care":
+        # the LA's ids for its children are KB + 7 digits (_with_ids); a duplicate record's new
+        # one is numbered from 10,000,000, so it can never be another child's
+        fresh = np.char.add(supplier.ref_prefix, (numbers + 9_000_000).astype(str)).astype(object)
         return np.where(duplicate, fresh, pop["la_child_id"].to_numpy()[rec_child])
-    return fresh
+    return np.char.add(supplier.ref_prefix, numbers.astype(str)).astype(object)
 
 
 def _supplier_values(rng, supplier: Supplier, frame: pd.DataFrame, pop: pd.DataFrame) -> None:
