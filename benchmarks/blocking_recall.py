@@ -9,9 +9,9 @@ rules in linkage/settings.yaml (or as overridden by --settings, the same YAML `j
 generator's truth), the candidate pairs of all rules together and the share of true pairs among
 them (blocking recall: a true pair no rule proposes can never be linked), then per rule the
 pairs it makes, the true pairs it finds and the true pairs no other rule finds. This is how the
-rules were chosen: at a million children, rules on names alone made three quarters of 49M
-candidate pairs while finding 0.08% of the true pairs that no other rule found. Prints figures,
-asserts nothing.
+rules were chosen: at a million children, giving every name rule a second key (birth year,
+birthday or address) cut 49.3M candidate pairs to 12.8M and lost 47 of 61,565 true pairs
+(blocking recall 0.9998 -> 0.9991). Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 from linkage_vs_splink import PERSON_COLUMNS, synthetic_inputs
 
-from linkage.blocking import feature_columns, rule_keys_sql
+from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.features import build_features
 from linkage.settings import load_settings
 from sources.generic import link_input
@@ -46,11 +46,9 @@ def rule_pairs(con, rule: dict, columns: dict, max_block: int) -> int:
     number of pairs the rule makes."""
     keys_sql, names = rule_keys_sql(rule, columns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE rule_keys AS {keys_sql}")
-    on = " AND ".join(f"a.{n} = b.{n}" for n in names)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rule_pair AS SELECT DISTINCT a.rid AS rid_l, "
-        f"b.rid AS rid_r FROM rule_keys a JOIN rule_keys b ON {on} AND a.rid < b.rid "
-        "WHERE a.block_n <= $max", {"max": max_block})
+    con.execute("CREATE OR REPLACE TEMP TABLE rule_pair AS SELECT DISTINCT a.rid AS rid_l, "
+                "b.rid AS rid_r " + pairs_from_keys_sql("rule_keys", names),
+                {"max_block": max_block})
     con.execute("INSERT INTO candidate SELECT * FROM rule_pair")
     con.execute("INSERT INTO found SELECT $name, rid_l, rid_r FROM rule_pair "
                 "SEMI JOIN true_pair USING (rid_l, rid_r)", {"name": rule["name"]})

@@ -54,6 +54,14 @@ def rule_keys_sql(rule: dict, columns: dict[str, str]) -> tuple[str, list[str]]:
     return query, names
 
 
+def pairs_from_keys_sql(keys_table: str, names: list[str]) -> str:
+    """FROM and WHERE of the record pairs (a.rid < b.rid) sharing every key of a rule's keys
+    table, leaving out blocks bigger than the parameter $max_block."""
+    on = " AND ".join(f"a.{n} = b.{n}" for n in names)
+    return (f"FROM {keys_table} a JOIN {keys_table} b ON {on} AND a.rid < b.rid "
+            "WHERE a.block_n <= $max_block")
+
+
 def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict) -> dict:
     """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts."""
     columns = feature_columns(con)
@@ -64,11 +72,9 @@ def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict) -> dict:
     for rule_no, rule in enumerate(settings["blocking"]["rules"]):
         keys_sql, names = rule_keys_sql(rule, columns)
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
-        on = " AND ".join(f"a.{n} = b.{n}" for n in names)
         con.execute(
             "INSERT INTO linkage_candidate_raw SELECT DISTINCT a.rid, b.rid, $rule_no "
-            f"FROM linkage_block_keys a JOIN linkage_block_keys b ON {on} AND a.rid < b.rid "
-            "WHERE a.block_n <= $max_block",
+            + pairs_from_keys_sql("linkage_block_keys", names),
             {"rule_no": rule_no, "max_block": int(max_block)},
         )
         oversized_blocks += con.execute(

@@ -30,7 +30,7 @@ from recordlinkage import ECMClassifier
 from recordlinkage.algorithms.nb_sklearn import ECM, check_is_fitted
 from sklearn.utils.validation import check_array
 
-from linkage.blocking import feature_columns, rule_keys_sql
+from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.comparisons import NULL_LEVEL, Comparison, gamma_table_sql
 
 
@@ -263,13 +263,12 @@ def session_gamma_table(con: duckdb.DuckDBPyConnection, settings: dict, session:
         f"FROM linkage_em_keys WHERE block_n <= $max GROUP BY {', '.join(names)})",
         {"max": max_block}).fetchall()[0][0]
     share = min(1.0, 2.0 * float(settings["model"]["em_max_pairs"]) / max(float(total), 1.0))
-    on = " AND ".join(f"a.{n} = b.{n}" for n in names)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE linkage_em_pairs AS "
         f"SELECT DISTINCT a.rid AS rid_l, b.rid AS rid_r, {SESSION_RULE_NO}::SMALLINT AS rule_no "
-        f"FROM linkage_em_keys a JOIN linkage_em_keys b ON {on} AND a.rid < b.rid "
-        "WHERE a.block_n <= $max AND hash(a.rid, b.rid, $seed) % 1000000 < $cut",
-        {"max": max_block, "seed": int(settings["seed"]), "cut": int(share * 1_000_000)})
+        + pairs_from_keys_sql("linkage_em_keys", names)
+        + " AND hash(a.rid, b.rid, $seed) % 1000000 < $cut",
+        {"max_block": max_block, "seed": int(settings["seed"]), "cut": int(share * 1_000_000)})
     con.execute(gamma_table_sql(settings, "linkage_em_pairs", "linkage_em_gamma"))
     con.execute("DROP TABLE linkage_em_keys")
     con.execute("DROP TABLE linkage_em_pairs")
