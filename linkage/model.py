@@ -301,9 +301,24 @@ def _fit_session(con, settings, comparisons, gamma_table, session: Session | Non
     if not (math.isfinite(lam) and 0.0 < lam < 1.0):
         return None
     m_em, u_em = classifier.level_probabilities()
-    m = {c.name: _normalise(m_em[i], sorted(c.labels), floor) for i, c in enumerate(used)}
+    matches = lam * len(sample)
+    m = {c.name: _normalise(shrink_to_default(m_em[i], default_m[c.name], matches,
+                                              float(cfg["m_prior_pairs"])),
+                            sorted(c.labels), floor)
+         for i, c in enumerate(used)}
     u = {c.name: _normalise(u_em[i], sorted(c.labels), floor) for i, c in enumerate(used)}
     return m, u, lam, classifier.iterations, len(sample)
+
+
+def shrink_to_default(m_em: dict[int, float], default: dict[int, float], matches: float,
+                      prior_pairs: float) -> dict[int, float]:
+    """m as if `prior_pairs` matched pairs distributed by default_m had been seen beside the
+    EM's `matches` (a Dirichlet prior). A rare level - first and last names swapped - can
+    otherwise fall to the probability floor when a sample happens to hold few such matches,
+    and its agreement would then count against a match; with many matches the data rule."""
+    total = matches + prior_pairs
+    return {level: (m_em.get(level, 0.0) * matches + default.get(level, 0.0) * prior_pairs)
+            / total for level in default}
 
 
 def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],

@@ -363,3 +363,30 @@ def test_output_tables(households):
     temp = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
     assert not {t for t in temp if t.startswith("linkage_")}
+
+
+def test_rare_level_is_shrunk_towards_its_default_m_not_left_at_the_floor():
+    """A sample with no swapped-name matches must not teach the model that swapped names count
+    against a match; with plenty of matches the EM's own estimate rules."""
+    from linkage.model import shrink_to_default
+
+    default = {2: 0.8, 1: 0.01, 0: 0.19}
+    em = {2: 0.85, 1: 0.0, 0: 0.15}
+    few = shrink_to_default(em, default, matches=100, prior_pairs=100)
+    assert few[1] == pytest.approx(0.005)                 # half the default, far above 1e-6
+    assert sum(few.values()) == pytest.approx(1.0)
+    many = shrink_to_default(em, default, matches=1_000_000, prior_pairs=100)
+    assert many[2] == pytest.approx(0.85, abs=1e-4) and 0 < many[1] < 1e-5
+
+
+def test_prior_is_the_true_matches_over_all_record_pairs():
+    """The prior (lambda) is the match probability of two records drawn at random, so lambda
+    times all record pairs is about the number of true matches: FEBRL4's first 1000 children
+    are 2000 records and 1000 true pairs. (The candidate-share estimate it replaced counted the
+    blocking agreement twice: 1112 expected matches here, 37 times too many at a million
+    synthetic children.)"""
+    result = link_febrl("febrl4", 1000)
+    n = result["records"]
+    expected_matches = result["summary"]["lambda"] * n * (n - 1) / 2
+    assert 900 <= expected_matches <= 1100, expected_matches
+    assert result["summary"]["lambda"] < result["summary"]["lambda_candidates"]
