@@ -16,12 +16,13 @@ words: they are stored, exported and never printed by the listing commands.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+
+from sources.archive import append_jsonl, read_jsonl
 
 MATCH = "match"
 NON_MATCH = "non_match"
@@ -66,38 +67,25 @@ def append_decisions(path: Path, rows: list[dict]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = []
+    entries = []
     for i, row in enumerate(rows, start=1):
         left, right = ordered_pair(row["record_key_l"], row["record_key_r"], f"decision {i}")
-        lines.append(json.dumps({
+        entries.append({
             "record_key_l": left, "record_key_r": right,
             "decision": parse_decision(row["decision"], f"decision {i}"),
             "note": str(row.get("note") or ""), "by": str(row.get("by") or ""),
             "decided_at": row.get("decided_at") or now,
-        }, sort_keys=True))
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return len(lines)
+        })
+    append_jsonl(path, entries, "decision-append")
+    return len(entries)
 
 
 def read_decisions(path: Path) -> pd.DataFrame:
-    """Every decision ever recorded, oldest first (an empty frame when there is no file)."""
-    if not path.exists():
-        return pd.DataFrame(columns=COLUMNS)
+    """Every decision ever recorded, oldest first (an empty frame when there is no file); a
+    line cut short by a crash is skipped."""
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:   # a line cut short by a crash is skipped, not fatal
-            continue
-        where = f"{path}, line {number}"
+    for number, entry in enumerate(read_jsonl(path), start=1):
+        where = f"{path}, decision {number}"
         left, right = ordered_pair(entry.get("record_key_l", ""), entry.get("record_key_r", ""),
                                    where)
         rows.append({"record_key_l": left, "record_key_r": right,

@@ -49,15 +49,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def append_jsonl(path: Path, entry: dict, point: str = "ledger-append") -> None:
-    """Append one JSON line and fsync it.
+def append_jsonl(path: Path, entry: dict | list[dict], point: str = "ledger-append") -> None:
+    """Append one JSON line (or one per entry of a list, in one write) and fsync it.
 
     A crash (or full disk) mid-append can leave the last line cut short. If that fragment were
     left unterminated, the next entry would be glued onto it and lost with it, so a file that
     does not end in a newline gets one first: the fragment becomes one unreadable line that
     `read_jsonl` skips, and every later entry stays whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode("utf-8")
+    entries = entry if isinstance(entry, list) else [entry]
+    data = "".join(json.dumps(e, sort_keys=True, default=str) + "\n"
+                   for e in entries).encode("utf-8")
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         size = os.fstat(fd).st_size

@@ -13,12 +13,12 @@ set; they live in `sources` because the archive, the warehouse swap and the flow
 - With it set, every point passed prints `JOINEDUP-AT <point>`, so a test can tell which
   steps a run went through before it was killed.
 
-Points: receive, archive-copy (half the file copied), ledger-append / runlog-append (half a
-JSON line written), new-build, ingest, ingest-write (rows loaded, transaction open),
-person-records, link, link-<stage> (each stage of linkage.pipeline.STAGES as it starts),
-derive, derive-write (marts written, publication not), pseudonymise,
-export, publish, lineage-write (transaction open), swap (staging link made, not renamed),
-swapped (renamed, ledger not yet written).
+Points: receive, archive-copy (half the file copied), ledger-append / runlog-append /
+decision-append (half a JSON line written), new-build, ingest, ingest-write (rows loaded,
+transaction open), person-records, link, link-<stage> (each stage of linkage.pipeline.STAGES as
+it starts), derive, derive-write (marts written, publication not), pseudonymise, export,
+publish, lineage-write (transaction open), swap (staging link made, not renamed), swapped
+(renamed, ledger not yet written).
 """
 
 from __future__ import annotations

@@ -255,3 +255,17 @@ def test_match_decision_wins_over_a_twin_veto_but_not_over_a_reviewers_non_match
     reasons = con.execute("SELECT reason FROM linkage.review WHERE reason = "
                           "'decision_conflict'").fetchall()
     assert len(reasons) == 1
+
+
+def test_a_decision_after_a_torn_line_is_not_lost(tmp_path):
+    """A crash cut the last decision short; the next one recorded still counts."""
+    path = decisions_path(tmp_path)
+    append_decisions(path, [{"record_key_l": "a:1", "record_key_r": "b:2", "decision": "match"}])
+    with path.open("a") as fh:
+        fh.write('{"record_key_l": "a:1", "rec')
+    append_decisions(path, [{"record_key_l": "c:3", "record_key_r": "d:4",
+                             "decision": "non-match"}])
+    latest = load_latest(path)
+    assert latest[["record_key_l", "record_key_r", "decision"]].values.tolist() == [
+        ["a:1", "b:2", "match"], ["c:3", "d:4", "non_match"]]
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -137,6 +137,7 @@ def trend_rows(
 
     missing_feeds = list((s.publication.get("missing") or {}).get("feeds") or [])
     order = {m: i for i, m in enumerate(cfg["missing_measures"])}
+    termly = termly_indicators(s)
     rows = []
     for r in found:
         period = (r["period_start"], r["period_end"])
@@ -147,7 +148,6 @@ def trend_rows(
             notes = gaps(period, feeds_counted.get(period, []))
             if r["not_available"]:
                 notes.append(f"indicators not available: {r['not_available']}")
-            termly = termly_indicators(s)
             if termly and not term_starts_in(s, period):
                 notes.append(f"no school term starts in this quarter, so {', '.join(termly)} "
                              "(counted by term) add nothing")
