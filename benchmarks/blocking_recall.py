@@ -28,7 +28,7 @@ from linkage_vs_splink import PERSON_COLUMNS, synthetic_inputs
 from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.features import build_features
 from linkage.settings import load_settings
-from sources.generic import link_input
+from sources.link_input import link_input
 from warehouse.db import connect
 
 TRUE_PAIRS_SQL = """

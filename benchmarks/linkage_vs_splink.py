@@ -70,8 +70,9 @@ def synthetic_inputs(children: int, folder: Path) -> tuple[list[Path], list[str]
     kept = sorted(folder / f"{d.name}.csv" for d in inbox.iterdir()) if inbox.is_dir() else []
     if kept and all(p.exists() for p in kept) and (folder / "truth" / "records.csv").exists():
         return kept, roles, [], meta                    # inputs kept (--keep) by an earlier run
-    generate(folder, children=children, seed=42, as_of=date(2026, 10, 31),
-             file_format="parquet")
+    generate(inbox, folder / "truth" / "records.csv",
+             folder / "reference" / "population_estimate.csv", children=children, seed=42,
+             as_of=date(2026, 10, 31), file_format="parquet")
     maps = load_maps()
     paths = []
     for source_dir in sorted((folder / "inbox").iterdir()):

@@ -1,23 +1,24 @@
 """Data Docs: the static HTML pages Great Expectations renders from suites and validation results.
 
-Each run writes one site into the home directory, `<home>/data-docs/<run id>/index.html`, listing
-every extract validated in that run (its suite and how many rows broke each rule), and
-`<home>/data-docs/index.html` lists the runs, newest first: that is the page to open. Only counts
-and percentages are kept in the results rendered there: the unexpected values GX would otherwise
-show (names, dates of birth, postcodes...) are stripped first, because the pages are meant to be
-opened in a browser and passed around. The quarantine tables in the warehouse hold the values.
+Each run writes one site, a folder named for the run inside the home's Data Docs folder, whose
+index page lists every extract validated in that run (its suite and how many rows broke each
+rule); the Data Docs folder's own index page lists the runs, newest first: that is the page to
+open. Only counts and percentages are kept in the results rendered there: the unexpected values
+GX would otherwise show (names, dates of birth, postcodes...) are stripped first, because the
+pages are meant to be opened in a browser and passed around. The quarantine tables in the
+warehouse hold the values.
 
 GX 1.x pages load Bootstrap, jQuery, bootstrap-table, Font Awesome, Vega and its logo from CDNs
 and S3, and its index page builds its tables with those scripts, so offline (where a council's
 analysts often are) the GX index shows no results at all. Joined Up therefore removes every
-remote script, stylesheet and image from the pages GX writes, links a local stylesheet, and writes
-its own script-free index pages; the test suite checks that every link resolves to a local file.
+remote script, stylesheet and image from the pages GX writes, links Joined Up's one stylesheet
+(copied into each site), and writes its own script-free index pages from the templates beside
+this module; the test suite checks that every link resolves to a local file.
 """
 
 from __future__ import annotations
 
 import copy
-import html
 import json
 import os
 import re
@@ -26,7 +27,6 @@ import threading
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import great_expectations as gx  # noqa: E402
@@ -36,10 +36,12 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
     ValidationResultIdentifier,
 )
 
+from expectations.context import ephemeral_context  # noqa: E402
+from sources.common.html import STYLESHEET, Pages  # noqa: E402
+
 SITE = "joinedup"
-DOCS_FOLDER = "data-docs"
 MANIFEST = "joinedup-validations.json"      # per run: one entry per extract, counts only
-STYLESHEET = Path(__file__).parent / "static" / "joinedup.css"
+PAGES = Pages(Path(__file__).parent / "templates")
 LOGO = "static/images/logo-long.png"        # shipped by GX into every site's static folder
 SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.S | re.I)
 REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.I)
@@ -55,19 +57,9 @@ COUNT_KEYS = {"element_count", "missing_count", "missing_percent", "unexpected_c
               "unexpected_percent", "unexpected_percent_total", "unexpected_percent_nonmissing"}
 
 
-def docs_dir(home_root: Path, run_id: str) -> Path:
-    return home_root / DOCS_FOLDER / run_id
-
-
 @cache
 def _docs_context(base_directory: str):
-    context = gx.get_context(mode="ephemeral")
-    try:
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    except ImportError:  # progress bars are cosmetic
-        pass
+    context = ephemeral_context()
     context.add_data_docs_site(site_name=SITE, site_config={
         "class_name": "SiteBuilder",
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
@@ -91,8 +83,10 @@ def write_data_docs(folder: Path, suite: gx.ExpectationSuite, result, batch_labe
                     counts: dict | None = None) -> Path:
     """Add one extract's validation to the run's Data Docs site and rebuild its index.
 
-    `batch_label` names the extract on the pages (a file name and checksum, never data);
-    `counts` (rows in / quarantined / warned, rows per failed rule) goes on the run's index.
+    `folder` is the run's site, a folder inside the Data Docs folder, whose index (listing every
+    run's site in it) is rebuilt too. `batch_label` names the extract on the pages (a file name
+    and checksum, never data); `counts` (rows in / quarantined / warned, rows per failed rule)
+    goes on the run's index.
     """
     with _lock:
         return _write(folder, suite, result, batch_label, counts or {})
@@ -131,7 +125,6 @@ def _write(folder: Path, suite, result, batch_label: str, counts: dict) -> Path:
     (folder / MANIFEST).write_text(json.dumps(entries, indent=1))
     make_offline(folder)
     (folder / "index.html").write_text(run_index(folder.name, entries))
-    shutil.copyfile(STYLESHEET, folder.parent / STYLESHEET.name)
     (folder.parent / "index.html").write_text(runs_index(folder.parent))
     os.chmod(folder, 0o700)
     return folder / "index.html"
@@ -164,72 +157,19 @@ def make_offline(folder: Path) -> None:
             page.write_text(done)
 
 
-def _page(title: str, body: str, css: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title>"
-            f'<link rel="stylesheet" href="{css}"></head>\n<body>\n'
-            f'<div class="jo-header"><strong>Joined Up</strong> &middot; validation reports</div>'
-            f"\n<main>\n{body}\n</main>\n</body></html>\n")
-
-
-def _status(entry: dict) -> str:
-    if not entry.get("success", True):
-        return '<span class="jo-fail">rows quarantined</span>'
-    if entry.get("rows_warned"):
-        return '<span class="jo-warn">passed with warnings</span>'
-    return '<span class="jo-pass">passed</span>'
-
-
 def run_index(run_id: str, entries: list[dict]) -> str:
     """One run's extracts with their counts and failed rules, as plain HTML (no script)."""
-    rows = []
-    for e in entries:
-        rules = "".join(f"<li>{html.escape(rule)}: {n:,} row(s)</li>"
-                        for rule, n in sorted((e.get("rules") or {}).items()))
-        page = (f'<a href="{quote(e["page"])}">{html.escape(e["extract"])}</a>' if e["page"]
-                else html.escape(e["extract"]))
-        counts = "".join(f"<td>{e[k]:,}</td>" if k in e else "<td></td>"
-                         for k in ("rows_in", "rows_quarantined", "rows_warned"))
-        rows.append(
-            f'<tr><td class="jo-name">{page}</td>'
-            f'<td class="jo-name"><a href="{quote(e["suite_page"])}">'
-            f'{html.escape(e["suite"])}</a></td>'
-            f"<td>{_status(e)}</td>{counts}"
-            f"<td>{e['expectations_failed']} of {e['expectations']}</td>"
-            f'<td><ul class="jo-rules">{rules}</ul></td></tr>')
-    body = (f"<p><a href=\"../index.html\">All runs</a></p>\n"
-            f"<h1>Validation of run {html.escape(run_id)}</h1>\n"
-            f'<p class="jo-note">Each extract validated in this run, against the expectation '
-            f"suite of its kind and column map. Counts only: the rejected values are in the "
-            f"warehouse's quarantine tables, not on these pages. Files rejected before "
-            f"validation (unreadable, wrong kind, required column missing) are in the run "
-            f"summary.</p>\n"
-            f"<table><thead><tr><th>extract (validation result)</th><th>suite</th>"
-            f"<th>status</th><th>rows in</th><th>quarantined</th><th>warned</th>"
-            f"<th>expectations failed</th><th>rules broken</th></tr></thead>\n<tbody>\n"
-            + "\n".join(rows) + "\n</tbody></table>")
-    return _page(f"Joined Up validation, run {run_id}", body,
-                 f"static/styles/{STYLESHEET.name}")
+    return PAGES.render("run_index.html.j2", run_id=run_id, entries=entries)
 
 
 def runs_index(root: Path) -> str:
-    """`<home>/data-docs/index.html`: every run with Data Docs, newest first."""
-    runs = sorted((p for p in root.iterdir() if (p / MANIFEST).exists()),
-                  key=lambda p: p.name, reverse=True)
-    rows = []
-    for run in runs:
+    """The Data Docs folder's index page: every run with Data Docs, newest first."""
+    runs = []
+    for run in sorted((p for p in root.iterdir() if (p / MANIFEST).exists()),
+                      key=lambda p: p.name, reverse=True):
         entries = _manifest(run)
-        quarantined = sum(e.get("rows_quarantined", 0) for e in entries)
-        rows.append(f'<tr><td><a href="{quote(run.name)}/index.html">{html.escape(run.name)}'
-                    f"</a></td><td>{len(entries)}</td>"
-                    f"<td>{sum(e.get('rows_in', 0) for e in entries):,}</td>"
-                    f"<td>{quarantined:,}</td></tr>")
-    latest = (f'<p>Latest run: <a href="{quote(runs[0].name)}/index.html">'
-              f"{html.escape(runs[0].name)}</a></p>") if runs else "<p>No runs yet.</p>"
-    body = (f"<h1>Data Docs</h1>\n{latest}\n"
-            f'<p class="jo-note">Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Run ids are '
-            f"the run's start time (UTC).</p>\n"
-            f"<table><thead><tr><th>run</th><th>extracts validated</th><th>rows in</th>"
-            f"<th>rows quarantined</th></tr></thead>\n<tbody>\n" + "\n".join(rows)
-            + "\n</tbody></table>")
-    return _page("Joined Up Data Docs", body, STYLESHEET.name)
+        runs.append({"name": run.name, "extracts": len(entries),
+                     "rows_in": sum(e.get("rows_in", 0) for e in entries),
+                     "rows_quarantined": sum(e.get("rows_quarantined", 0) for e in entries)})
+    return PAGES.render("runs_index.html.j2", runs=runs,
+                        written=f"{datetime.now(UTC):%Y-%m-%d %H:%M}")

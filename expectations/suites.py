@@ -19,6 +19,8 @@ import yaml
 from great_expectations.expectations.row_conditions import Column as Col
 
 from sources.codes import translation
+from sources.common.mappings import deep_merge
+from sources.common.periods import years_before
 from sources.kinds import Kind
 
 SETTINGS_PATH = Path(__file__).parent / "settings.yaml"
@@ -51,13 +53,6 @@ CODE_KEY = "{column}__code"
 @cache
 def load_settings() -> dict:
     return yaml.safe_load(SETTINGS_PATH.read_text())
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def event_column(kind: Kind, present: set[str]) -> str | None:
@@ -114,11 +109,11 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
                 code_lists: dict[str, str] | None = None) -> gx.ExpectationSuite:
     """`code_lists` (code column -> translation) adds the code-in-force checks; the validation
     frame must then carry each column's supplier code in `<column>__code`."""
-    settings = {**load_settings(), **(settings or {})}
+    settings = deep_merge(load_settings(), settings or {})
     formula_types = set(settings.get("formula_check_types") or [])
     warn_types = set(settings["warn_only_types"])
     end_of_day = datetime.combine(as_of + timedelta(days=1), time(0, 0))
-    earliest = datetime.combine(_years_before(as_of, settings["max_event_age_years"]), time(0, 0))
+    earliest = datetime.combine(years_before(as_of, settings["max_event_age_years"]), time(0, 0))
     present = set(columns)
     found: list[gxe.Expectation] = []
 
@@ -162,7 +157,7 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
             add(gxe.ExpectColumnValuesToBeBetween(column=name_, min_value=col.min),
                 f"{name_} must be at least {col.min}", name_)
     if "dob" in present:
-        oldest = datetime.combine(_years_before(as_of, settings["max_age_years"]), time(0, 0))
+        oldest = datetime.combine(years_before(as_of, settings["max_age_years"]), time(0, 0))
         add(gxe.ExpectColumnValuesToBeBetween(column="dob", min_value=oldest,
                                               max_value=end_of_day),
             f"dob must be plausible for a child or care leaver (aged 0 to "

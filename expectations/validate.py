@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from expectations.context import ephemeral_context
 from expectations.suites import CODE_KEY, build_suite
 from sources.mapping import MappedExtract
 
@@ -42,14 +43,7 @@ class Validation:
 
 @cache
 def _context():
-    context = gx.get_context(mode="ephemeral")
-    try:
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    except ImportError:  # progress bars are cosmetic
-        pass
-    return context
+    return ephemeral_context()
 
 
 def _batch_definition(context, asset_name: str):

@@ -3,21 +3,18 @@
 The nightly run links the person records of its extracts; this command gives data teams (and the
 benchmarks) the same engine for files it has never seen, with columns named by role. A run on a
 million records takes minutes, so the stages are shown as they pass (on a terminal; never when
-stderr is redirected, where a progress bar would only litter a log file).
+stderr is redirected, where a progress bar would only litter a log file). The files are read and
+linked by `flows.link_files`; this module reads the options and shows the progress.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
@@ -28,24 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from sources.errors import ExtractError
-
-console = Console(stderr=True)
-
-CLUSTERS_SQL = """
-SELECT r.source, r.record_id, p.person_id
-FROM link_records r JOIN linkage.person p USING (record_key)
-ORDER BY r.source, r.record_id
-"""
-PAIRS_SQL = """
-SELECT l.source AS source_l, l.record_id AS record_id_l, r.source AS source_r,
-       r.record_id AS record_id_r, round(p.match_probability, 6) AS match_probability
-FROM linkage.pair p
-JOIN link_records l ON l.record_key = p.record_key_l
-JOIN link_records r ON r.record_key = p.record_key_r
-WHERE p.blocking_rule <> 'cluster_check'
-ORDER BY source_l, record_id_l, source_r, record_id_r
-"""
+from flows.cli_options import stderr_console as console
 
 
 def _roles(pairs: list[str]) -> dict[str, str]:
@@ -56,13 +36,6 @@ def _roles(pairs: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"--map {item!r}: write ROLE=COLUMN, e.g. dob=DateOfBirth")
         roles[role.strip()] = column.strip()
     return roles
-
-
-def _copy(con, sql: str, path: Path) -> int:
-    frame = con.execute(sql).df()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return len(frame)
 
 
 class StageProgress:
@@ -129,12 +102,19 @@ def link(
                                "folder (removed afterwards).")] = "2GB",
 ) -> None:
     """Deduplicate one file, or link and deduplicate several, by Fellegi-Sunter (EM, no labels)."""
-    from linkage import run_linkage
+    from flows.link_files import (
+        LinkFilesError,
+        LinkOutputs,
+        link_database,
+        link_loaded,
+        link_settings,
+        load_files,
+        write_outputs,
+    )
     from linkage.pipeline import STAGES
-    from sources.generic import link_input
-    from warehouse.db import connect
 
     decisions = _decisions(decisions_file)
+    outputs = LinkOutputs(out, pairs)
     log = logging.getLogger("linkage")
     handler = RichHandler(console=console, show_path=False, show_time=False)
     log.addHandler(handler)
@@ -145,50 +125,23 @@ def link(
     hook = StageProgress(progress, len(STAGES) + 1) if progress is not None else None
     if progress is not None:
         progress.start()
-    stack = ExitStack()
     try:
-        try:
-            prepared = link_input(list(files), id_column, _roles(roles), list(extra))
-        except (ExtractError, ValueError) as exc:
-            raise typer.BadParameter(str(exc)) from None
-        console.print(f"read {len(prepared.records):,} records from {len(files)} file(s)"
-                      + (f"; {prepared.unparsed_dates:,} dates of birth in no known form are "
-                         "compared as text" if prepared.unparsed_dates else ""))
-        settings: dict = {}
-        if settings_file is not None:
-            loaded = yaml.safe_load(settings_file.read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise typer.BadParameter(f"{settings_file}: expected a mapping of settings")
-            settings.update(loaded)
-        settings["extras"] = list(prepared.extras)
-        if threshold is not None:
-            if not 0.0 < threshold < 1.0:
-                raise typer.BadParameter("--threshold must lie between 0 and 1")
-            settings["clustering"] = {"threshold": threshold}
-        # a database file in a private temporary folder rather than memory, so that DuckDB can
-        # evict to it (the records hold names and dates of birth: the folder is 0700 and goes)
-        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="joinedup-link-"))
-        con = stack.enter_context(
-            closing(connect(Path(work) / "link.duckdb", memory_limit=memory_limit)))
-        con.register("link_records_df", prepared.records)
-        con.execute("CREATE TABLE link_records AS SELECT * FROM link_records_df")
-        con.unregister("link_records_df")
-        prepared = None                       # the frame's copy is in DuckDB now
-        report_path = out.with_name(out.stem + ".model.html")
-        summary = run_linkage(con, source_table="link_records", settings=settings,
-                              decisions=decisions, model_report=report_path, on_stage=hook)
-        if hook is not None:
-            hook.progress.update(hook.task, description="writing files")
-        written = _copy(con, CLUSTERS_SQL, out)
-        model_path = out.with_name(out.stem + ".model.csv")
-        _copy(con, "SELECT * FROM linkage.model", model_path)
-        if pairs is not None:
-            _copy(con, PAIRS_SQL, pairs)
-        con.close()
+        with link_database(memory_limit) as con:
+            try:
+                read = load_files(con, list(files), id_column, _roles(roles), list(extra))
+                console.print(f"read {read.records:,} records from {len(files)} file(s)"
+                              + (f"; {read.unparsed_dates:,} dates of birth in no known form "
+                                 "are compared as text" if read.unparsed_dates else ""))
+                settings = link_settings(settings_file, read.extras, threshold)
+            except LinkFilesError as exc:
+                raise typer.BadParameter(str(exc)) from None
+            summary = link_loaded(con, settings, outputs, decisions, on_stage=hook)
+            if hook is not None:
+                hook.progress.update(hook.task, description="writing files")
+            written = write_outputs(con, outputs)
         if hook is not None:
             hook.progress.advance(hook.task)
     finally:
-        stack.close()
         if progress is not None:
             progress.stop()
         log.removeHandler(handler)
@@ -203,4 +156,4 @@ def link(
                       f"applied ({applied.get('records_not_found', 0):,} name records not in "
                       f"these files, {applied.get('not_honoured', 0):,} could not be honoured)")
     console.print(f"wrote {out}" + (f", {pairs}" if pairs else "")
-                  + f", {model_path} and the model report {report_path}")
+                  + f", {outputs.model} and the model report {outputs.model_report}")

@@ -1,5 +1,5 @@
-"""`joinedup return`, `joinedup report` and `joinedup sql`: the quarterly return, the HTML report
-and read-only SQL on the published warehouse. Registered in flows/cli.py."""
+"""`joinedup return`, `joinedup report` and `joinedup sql`: the quarterly return (workbook, CSVs
+and report), the HTML report alone, and read-only SQL on the published warehouse."""
 
 from __future__ import annotations
 
@@ -7,27 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from flows.cli_options import HomeOption, QuarterOption, console
 from flows.home import resolve_home
 
-console = Console()
 
-HomeOption = Annotated[Path | None, typer.Option(
-    "--home", help="The partnership's working directory (default: $JOINEDUP_HOME or "
-                   "./joinedup-home).")]
-QuarterOption = Annotated[str | None, typer.Option(
-    "--quarter", help="Calendar quarter such as 2026Q3 (default: the last complete quarter).")]
-
-
-def _build(home: Path | None, quarter: str | None, report: bool):
+def _build(home: Path | None, quarter: str | None, report_only: bool):
+    from flows.steps import write_return
     from warehouse.disclosure import DisclosureError
-    from warehouse.returns import ReturnError, build_return
+    from warehouse.returns import ReturnError
 
     target = resolve_home(home)
     try:
-        return build_return(target.root, quarter, report=report)
+        return write_return(target, quarter, tables=not report_only)
     except (ReturnError, DisclosureError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -35,7 +28,7 @@ def _build(home: Path | None, quarter: str | None, report: bool):
 
 def return_command(home: HomeOption = None, quarter: QuarterOption = None) -> None:
     """Write the quarterly return (XLSX workbook, CSV files and HTML report) for a quarter."""
-    result = _build(home, quarter, report=True)
+    result = _build(home, quarter, report_only=False)
     console.print(f"quarterly return {result.quarter} ({result.period_start} to "
                   f"{result.period_end})")
     console.print(f"  workbook: {result.workbook}")
@@ -44,8 +37,8 @@ def return_command(home: HomeOption = None, quarter: QuarterOption = None) -> No
 
 
 def report_command(home: HomeOption = None, quarter: QuarterOption = None) -> None:
-    """Write the HTML report for a quarter (the return's files are written too)."""
-    result = _build(home, quarter, report=True)
+    """Write only the HTML report for a quarter (`return` writes it with the workbook)."""
+    result = _build(home, quarter, report_only=True)
     console.print(f"report {result.quarter}: {result.report}")
 
 

@@ -2,7 +2,7 @@
 flows/cli.py.
 
 The queue is read from the published warehouse (read-only, like `joinedup sql`); decisions are
-written to `<home>/review/decisions.jsonl` (linkage/decisions.py), because the warehouse file is
+written to the home's review decisions file (linkage/decisions.py), because the warehouse file is
 rebuilt every night and the next run reads them from there. Nothing here prints a name, date of
 birth, address or postcode: a pair is shown by its record keys (source and the source system's
 own reference, which reviewers look up in that system), the model's scores and the comparison
@@ -17,46 +17,30 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from flows.cli_options import HomeOption, checked_settings, console
 from flows.home import Home, resolve_home
 from linkage.decisions import (
     MATCH,
     NON_MATCH,
     DecisionError,
     append_decisions,
-    decisions_path,
     load_latest,
     ordered_pair,
     read_decisions,
     read_decisions_csv,
     write_csv,
 )
-from linkage.review import REASONS
+from linkage.review import REASONS, known_records
+from linkage.review import pending_queue as review_queue
 
-console = Console()
 review_app = typer.Typer(
     no_args_is_help=True,
     help="The clerical-review queue: list uncertain pairs and record match / non-match "
          "decisions, which override the model from the next run.")
-
-HomeOption = Annotated[Path | None, typer.Option(
-    "--home", help="The partnership's working directory (default: $JOINEDUP_HOME or "
-                   "./joinedup-home).")]
-
-# Only keys, scores and levels: linkage.feature (names, dates of birth, addresses) is never read.
-QUEUE_SQL = """
-SELECT r.record_key_l, r.record_key_r, r.reason, r.match_probability, r.model_probability,
-       r.match_weight, r.match_rule, r.person_id_l, r.person_id_r, p.blocking_rule,
-       {gammas}
-FROM linkage.review r
-LEFT JOIN linkage.pair p ON p.record_key_l = r.record_key_l AND p.record_key_r = r.record_key_r
-ORDER BY r.record_key_l, r.record_key_r
-"""
-
 
 def _live(home: Path | None) -> Home:
     target = resolve_home(home)
@@ -66,41 +50,16 @@ def _live(home: Path | None) -> Home:
     return target
 
 
-def _levels(con) -> tuple[list[str], dict[tuple[str, int], str]]:
-    """Comparison names and level labels as the published model defines them, so the listing
-    matches the run that produced the queue, not today's settings file."""
-    rows = con.execute("SELECT comparison, level, label FROM linkage.model "
-                       "WHERE comparison <> '_prior' ORDER BY rowid").fetchall()
-    names = list(dict.fromkeys(r[0] for r in rows))
-    return names, {(r[0], int(r[1])): r[2] for r in rows}
-
-
 def pending_queue(target: Home) -> pd.DataFrame:
-    """The published queue without the pairs already decided (a decision-conflict stays: the
-    reviewer's own decisions disagree and need another look). Levels are given as labels."""
+    """The published queue without the pairs already decided (linkage.review.pending_queue)."""
     from warehouse.db import connect
 
+    decided = load_latest(target.decisions)
     con = connect(target.live, read_only=True)
     try:
-        comparisons, labels = _levels(con)
-        pair_columns = {r[0] for r in con.execute("DESCRIBE linkage.pair").fetchall()}
-        shown = [c for c in comparisons if f"gamma_{c}" in pair_columns]
-        gammas = ", ".join(f"p.gamma_{c} AS level_{c}" for c in shown) or "NULL AS no_levels"
-        queue = con.execute(QUEUE_SQL.format(gammas=gammas)).df()
+        return review_queue(con, decided)
     finally:
         con.close()
-    decided = load_latest(decisions_path(target.root))
-    if len(decided):
-        keys = set(zip(decided["record_key_l"], decided["record_key_r"], strict=True))
-        is_decided = [(a, b) in keys for a, b in zip(queue["record_key_l"],
-                                                      queue["record_key_r"], strict=True)]
-        queue = queue[~pd.Series(is_decided, index=queue.index)
-                      | (queue["reason"] == "decision_conflict")]
-    for comp in shown:
-        queue[f"level_{comp}"] = [labels.get((comp, int(v)), str(v)) if pd.notna(v) else ""
-                                  for v in queue[f"level_{comp}"]]
-    queue.attrs["comparisons"] = shown
-    return queue.reset_index(drop=True)
 
 
 @review_app.command("list")
@@ -168,16 +127,14 @@ def decide_command(
         raise typer.BadParameter(str(exc)) from None
     con = connect(target.live, read_only=True)
     try:
-        known = {k for (k,) in con.execute(
-            "SELECT record_key FROM linkage.person WHERE record_key IN (?, ?)",
-            [left, right]).fetchall()}
+        known = known_records(con, [left, right])
     finally:
         con.close()
     missing = [k for k in (left, right) if k not in known]
     if missing:
         raise typer.BadParameter(f"no record {', '.join(missing)} in the published warehouse; "
                                  "copy the keys from `joinedup review list`")
-    path = decisions_path(target.root)
+    path = target.decisions
     try:
         earlier = load_latest(path)
     except DecisionError as exc:
@@ -213,7 +170,7 @@ def export_command(
     target = resolve_home(home)
     try:
         if decided:
-            frame = read_decisions(decisions_path(target.root))
+            frame = read_decisions(target.decisions)
         else:
             frame = pending_queue(_live(home))
             frame = frame.drop(columns=["person_id_l", "person_id_r", "blocking_rule"])
@@ -244,7 +201,7 @@ def import_command(
     rows = frame.to_dict("records")
     for row in rows:
         row["by"] = row.get("by") or by or _login()
-    added = append_decisions(decisions_path(target.root), rows)
+    added = append_decisions(target.decisions, rows)
     console.print(f"recorded {added:,} decisions from {csv_file}; they apply from the next run")
 
 
@@ -256,7 +213,7 @@ def evaluate_command(home: HomeOption = None) -> None:
 
     target = _live(home)
     try:
-        decisions = load_latest(decisions_path(target.root))
+        decisions = load_latest(target.decisions)
     except DecisionError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -297,5 +254,5 @@ def _rate(value: float | None) -> str:
 def _threshold(target: Home) -> float:
     from linkage.settings import load_settings
 
-    overrides = target.settings().get("linkage")
+    overrides = checked_settings(target).linkage_overrides()
     return float(load_settings(overrides)["clustering"]["threshold"])

@@ -16,6 +16,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from flows.cli_options import ExtractDateOption, MapsHomeOption, checked_settings, option_date
 from flows.home import resolve_home
 from sources.column_maps import load_maps, normalise_header
 from sources.errors import ExtractError
@@ -81,9 +82,8 @@ def check_file(path: Path, kind: str, maps: dict | None = None, map_name: str | 
                as_of: date | None = None, settings: dict | None = None) -> CheckReport:
     """Read, map and validate one file as the nightly run would, loading nothing."""
     from expectations.validate import validate_extract
-    from sources.column_maps import choose_map
-    from sources.mapping import apply_map
-    from sources.readers import file_type, open_source
+    from sources.extract import read_extract
+    from sources.readers import file_type
 
     report = CheckReport(file_name=path.name, kind=kind)
     if kind not in load_kinds():
@@ -94,28 +94,23 @@ def check_file(path: Path, kind: str, maps: dict | None = None, map_name: str | 
     as_of = as_of or datetime.now(UTC).date()
     try:
         report.file_type = file_type(path)
-        hints = maps[map_name].file if map_name and map_name in maps else {}
-        source = open_source(path, hints)
-        report.encoding = getattr(source, "encoding", None)
-        report.delimiter = getattr(source, "delimiter", None)
-        report.sheet = getattr(source, "sheet", None)
-        cmap, header_row = choose_map(source.peek(), kind, maps, path.name, map_name)
-        report.map_name, report.supplier, report.header_row = cmap.name, cmap.supplier, header_row
-        raw = source.read(header_row)
-        present = {normalise_header(h) for h in raw.frame.columns}
-        for name, rule in cmap.columns.items():
-            if rule.value is not None:
-                report.columns.append((name, f"constant '{rule.value}'", True))
-                continue
-            for supplier_col in rule.supplier_columns:
-                found = normalise_header(supplier_col) in present
-                report.columns.append((name, supplier_col, found))
-                if not found:
-                    report.missing.append(supplier_col)
-        mapped = apply_map(raw, cmap, path.name)
+        extract = read_extract(path, kind, maps, path.name, map_name)
     except ExtractError as exc:
         report.problem = str(exc)
         return report
+    raw, cmap, mapped = extract.raw, extract.cmap, extract.mapped
+    report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
+    report.map_name, report.supplier, report.header_row = cmap.name, cmap.supplier, raw.header_row
+    present = {normalise_header(h) for h in raw.frame.columns}
+    for name, rule in cmap.columns.items():
+        if rule.value is not None:
+            report.columns.append((name, f"constant '{rule.value}'", True))
+            continue
+        for supplier_col in rule.supplier_columns:
+            found = normalise_header(supplier_col) in present
+            report.columns.append((name, supplier_col, found))
+            if not found:
+                report.missing.append(supplier_col)
     report.extra = mapped.extra_columns
     report.rows_in, report.blank_rows = mapped.rows_in, mapped.blank_rows
     result = validate_extract(mapped, as_of, f"{get_kind(kind).name}.{cmap.name}", settings)
@@ -187,22 +182,15 @@ def check(
                                                      "school or yot.")],
     map_name: Annotated[str | None, typer.Option(
         "--map", help="Column map to use (default: the one that fits).")] = None,
-    home: Annotated[Path | None, typer.Option(
-        "--home", help="Home directory whose maps/ are used as well as the built-in maps "
-                       "(default: $JOINEDUP_HOME or ./joinedup-home).")] = None,
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Extract date YYYY-MM-DD for the 'not in the future' and age rules "
-                        "(default: today).")] = None,
+    home: MapsHomeOption = None,
+    as_of: ExtractDateOption = None,
 ) -> None:
     """Preview how a file maps and what would be quarantined, without loading anything."""
-    try:
-        as_of_date = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        raise typer.BadParameter(f"'{as_of}' is not a date in the form YYYY-MM-DD") from None
+    as_of_date = option_date(as_of)
     target = resolve_home(home)
     maps = load_maps([target.maps])
     report = check_file(file, kind, maps, map_name, as_of_date,
-                        target.settings().get("validation") if target.root.exists() else None)
+                        checked_settings(target).validation_overrides())
     for line in render(report):
         typer.echo(line)
     if report.rejected:

@@ -1,14 +1,27 @@
-"""The home directory of one partnership: where extracts arrive, are archived, built and published.
+"""The home directory of one partnership: the only place its layout is spelt.
 
 ```
-<home>/inbox/<source>/        extracts as delivered (removed once archived)
-<home>/lake/raw/...           immutable archive; lake/ledger.jsonl records every receipt
+<home>/joinedup.yaml                    the partnership's settings (optional; docs/settings.md)
+<home>/inbox/<source>/                  extracts as delivered (removed once archived)
+<home>/lake/raw/<source>/<date>/        immutable archive of every file received
+<home>/lake/ledger.jsonl                every receipt and ingestion outcome
+<home>/lake/runs.jsonl                  every run: started, finished, rolled back
 <home>/warehouse/joinedup.duckdb        the published warehouse analysts open read-only
-<home>/warehouse/builds/<run>.duckdb    builds (the published file is one of them)
-<home>/exports/<period>/      CSV tables for people
-<home>/maps/                  the partnership's own column maps (optional)
-<home>/joinedup.yaml          the partnership's settings (optional)
+<home>/warehouse/builds/<run>.duckdb    builds (the published file is a hard link to one)
+<home>/warehouse/tmp/                   scratch space of the quarterly return
+<home>/exports/<period>/                CSV tables for people
+<home>/exports/returns/<quarter>/       the quarterly return: workbook, CSVs, report
+<home>/model-report/<run>.html          the linkage model report of each run
+<home>/data-docs/                       Great Expectations Data Docs, one site per run
+<home>/review/decisions.jsonl           clerical reviewers' match / non-match decisions
+<home>/secrets/pseudonym.key            the demo's pseudonymisation key (never for real data)
+<home>/maps/                            the partnership's own column maps (optional)
+<home>/reference/population_estimate.csv  population denominators for rates (optional)
+<home>/truth/                           the synthetic generator's ground truth (demo only)
 ```
+
+Every layer below `flows` is handed the paths it needs from here, so moving a folder is a change
+to this file alone.
 """
 
 from __future__ import annotations
@@ -17,24 +30,61 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 DEFAULT_HOME = Path("joinedup-home")
-SETTINGS_FILE = "joinedup.yaml"
+HOME_ENV = "JOINEDUP_HOME"
 
 
 @dataclass(frozen=True)
 class Home:
     root: Path
 
+    # ------------------------------------------------------------------ settings and inputs
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "joinedup.yaml"
+
     @property
     def inbox(self) -> Path:
         return self.root / "inbox"
 
     @property
+    def maps(self) -> Path:
+        return self.root / "maps"
+
+    @property
+    def reference(self) -> Path:
+        return self.root / "reference"
+
+    @property
+    def population(self) -> Path:
+        return self.reference / "population_estimate.csv"
+
+    @property
+    def truth(self) -> Path:
+        return self.root / "truth"
+
+    @property
+    def truth_records(self) -> Path:
+        return self.truth / "records.csv"
+
+    # ------------------------------------------------------------------ the lake
+    @property
     def lake(self) -> Path:
         return self.root / "lake"
 
+    @property
+    def raw(self) -> Path:
+        return self.lake / "raw"
+
+    @property
+    def ledger(self) -> Path:
+        return self.lake / "ledger.jsonl"
+
+    @property
+    def run_ledger(self) -> Path:
+        return self.lake / "runs.jsonl"
+
+    # ------------------------------------------------------------------ the warehouse
     @property
     def warehouse_dir(self) -> Path:
         return self.root / "warehouse"
@@ -48,16 +98,61 @@ class Home:
         return self.warehouse_dir / "builds"
 
     @property
+    def work_dir(self) -> Path:
+        """Scratch copies of the warehouse (the quarterly return): inside the home, because
+        they hold personal data."""
+        return self.warehouse_dir / "tmp"
+
+    @property
+    def run_lock(self) -> Path:
+        """Held (flock) by the one run or rollback allowed at a time."""
+        return self.warehouse_dir / ".run.lock"
+
+    def build(self, run_id: str) -> Path:
+        return self.builds / f"{run_id}.duckdb"
+
+    # ------------------------------------------------------------------ outputs
+    @property
     def exports(self) -> Path:
         return self.root / "exports"
 
-    @property
-    def maps(self) -> Path:
-        return self.root / "maps"
+    def export_dir(self, period_label: str) -> Path:
+        return self.exports / period_label
 
     @property
-    def truth(self) -> Path:
-        return self.root / "truth"
+    def returns(self) -> Path:
+        return self.exports / "returns"
+
+    def return_dir(self, quarter: str) -> Path:
+        return self.returns / quarter
+
+    @property
+    def model_reports(self) -> Path:
+        return self.root / "model-report"
+
+    def model_report(self, run_id: str) -> Path:
+        return self.model_reports / f"{run_id}.html"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.root / "data-docs"
+
+    # ------------------------------------------------------------------ review and secrets
+    @property
+    def review_dir(self) -> Path:
+        return self.root / "review"
+
+    @property
+    def decisions(self) -> Path:
+        return self.review_dir / "decisions.jsonl"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def demo_key(self) -> Path:
+        return self.secrets / "pseudonym.key"
 
     def ensure(self) -> Home:
         """Create the layout; personal data lives here, so only the owner may enter."""
@@ -67,24 +162,9 @@ class Home:
         os.chmod(self.root, 0o700)
         return self
 
-    def settings(self) -> dict:
-        """The partnership's overrides: sections `feeds`, `linkage`, `publication`,
-        `indicators`, `validation`."""
-        path = self.root / SETTINGS_FILE
-        if not path.exists():
-            return {}
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of settings sections")
-        return data
-
-    def feed_kind(self, source: str) -> tuple[str, str | None]:
-        """(kind, map name or None) for an inbox folder; by default the folder is the kind."""
-        feed = (self.settings().get("feeds") or {}).get(source) or {}
-        return feed.get("kind", source), feed.get("map")
 
 
 def resolve_home(path: Path | str | None) -> Home:
     if path is None:
-        path = os.environ.get("JOINEDUP_HOME") or DEFAULT_HOME
+        path = os.environ.get(HOME_ENV) or DEFAULT_HOME
     return Home(Path(path).expanduser().resolve())

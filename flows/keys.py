@@ -20,27 +20,20 @@ from __future__ import annotations
 import logging
 import os
 import secrets as random_secrets
-from pathlib import Path
 
 from flows.home import Home
+from flows.settings import DEFAULT_SETTINGS, KeySettings
 from warehouse.pseudonym import PseudonymKeyError, check_key
 
 KEY_ENV = "JOINEDUP_PSEUDONYM_KEY"
 BLOCK_ENV = "JOINEDUP_PSEUDONYM_SECRET"
 DEFAULT_BLOCK = "joinedup-pseudonym-key"
-DEMO_KEY = Path("secrets") / "pseudonym.key"
 
 log = logging.getLogger("joinedup")
 
 
-def block_name(home: Home) -> str:
-    conf = home.settings().get("keys") or {}
-    return (os.environ.get(BLOCK_ENV) or conf.get("pseudonym_secret_block")
-            or DEFAULT_BLOCK)
-
-
-def demo_key_path(home: Home) -> Path:
-    return home.root / DEMO_KEY
+def block_name(keys: KeySettings) -> str:
+    return os.environ.get(BLOCK_ENV) or keys.pseudonym_secret_block or DEFAULT_BLOCK
 
 
 def from_secret_block(name: str) -> bytes | None:
@@ -63,7 +56,7 @@ def from_secret_block(name: str) -> bytes | None:
 
 
 def demo_key(home: Home) -> bytes:
-    path = demo_key_path(home)
+    path = home.demo_key
     home.ensure()
     path.parent.mkdir(mode=0o700, exist_ok=True)
     os.chmod(path.parent, 0o700)
@@ -79,16 +72,16 @@ def demo_key(home: Home) -> bytes:
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
-def resolve_key(home: Home) -> tuple[bytes, str]:
+def resolve_key(home: Home, keys: KeySettings = DEFAULT_SETTINGS.key_settings) -> tuple[bytes, str]:
     """(key, where it came from); the second item is safe to log, the first never is."""
     value = os.environ.get(KEY_ENV)
     if value:
         origin = f"${KEY_ENV}"
         return check_key(value.encode("utf-8"), origin), origin
-    name = block_name(home)
+    name = block_name(keys)
     key = from_secret_block(name)
     if key is not None:
         origin = f"Prefect Secret block '{name}'"
         return check_key(key, origin), origin
-    origin = f"demo key file {demo_key_path(home)}"
+    origin = f"demo key file {home.demo_key}"
     return check_key(demo_key(home), origin), origin

@@ -19,35 +19,38 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from flows import runlog, steps
+from flows import run_ledger, steps
 from flows.home import Home
-from flows.run_logs import product_logs_to_prefect
+from flows.prefect_logging import product_logs_to_prefect
+from flows.settings import HomeSettings, load_home_settings
+from sources.common.checkpoints import reached
 from warehouse import swap
+from warehouse.build import remove_build
 
 FILE_RETRIES = {"retries": 2, "retry_delay_seconds": exponential_backoff(backoff_factor=2)}
 
 
 @task(name="receive", cache_policy=NO_CACHE, **FILE_RETRIES)
-def receive_task(home: Home) -> list:
-    return steps.receive(home)
+def receive_task(home: Home, settings: HomeSettings) -> list:
+    return steps.receive(home, settings)
 
 
 @task(name="plan", cache_policy=NO_CACHE)
-def plan_task(home: Home) -> list:
-    return steps.plan_extracts(home)
+def plan_task(home: Home, settings: HomeSettings) -> list:
+    return steps.plan_extracts(home, settings)
 
 
 @task(name="new-build", cache_policy=NO_CACHE)
-def new_build_task(home: Home, run_id: str, as_of: date, settings: dict) -> Path:
-    """Creates steps.build_path(home, run_id); the flow removes it if anything fails."""
+def new_build_task(home: Home, run_id: str, as_of: date, settings: HomeSettings) -> Path:
+    """Creates home.build(run_id); the flow removes it if anything fails."""
     return steps.new_build(home, run_id, as_of=as_of, settings=settings)
 
 
 @task(name="ingest", cache_policy=NO_CACHE, **FILE_RETRIES,
       task_run_name="ingest-{receipt.source}-{seq}")
 def ingest_task(build: Path, home: Home, receipt, seq: int, run_date: date,
-                settings: dict) -> steps.ExtractOutcome:
-    return steps.ingest_extract(build, home, receipt, seq, run_date, settings.get("validation"))
+                settings: HomeSettings) -> steps.ExtractOutcome:
+    return steps.ingest_extract(build, home, receipt, seq, run_date, settings)
 
 
 @task(name="person-records", cache_policy=NO_CACHE)
@@ -56,19 +59,19 @@ def finish_staging_task(build: Path) -> int:
 
 
 @task(name="link", cache_policy=NO_CACHE)
-def link_task(build: Path, home: Home, settings: dict) -> dict:
-    return steps.link(build, home, settings.get("linkage"))
+def link_task(build: Path, home: Home, settings: HomeSettings) -> dict:
+    return steps.link(build, home, settings)
 
 
 @task(name="derive-and-publish-tables", cache_policy=NO_CACHE)
-def derive_task(build: Path, as_of: date, settings: dict) -> dict:
+def derive_task(build: Path, as_of: date, settings: HomeSettings) -> dict:
     return steps.derive_and_publish(build, as_of, settings)
 
 
 @task(name="pseudonymise", cache_policy=NO_CACHE)
-def pseudonymise_task(build: Path, home: Home) -> int:
+def pseudonymise_task(build: Path, home: Home, settings: HomeSettings) -> int:
     """Takes no key: steps.pseudonymise resolves it itself, so it is never a task input."""
-    return steps.pseudonymise(build, home)
+    return steps.pseudonymise(build, home, settings)
 
 
 @task(name="export", cache_policy=NO_CACHE)
@@ -77,16 +80,16 @@ def export_task(build: Path, home: Home, as_of: date) -> list[Path]:
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_task(home: Home, build: Path, run_id: str) -> Path:
-    return steps.publish(home, build, run_id=run_id)
+def publish_task(home: Home, build: Path, settings: HomeSettings, run_id: str) -> Path:
+    return steps.publish(home, build, settings, run_id=run_id)
 
 
 WEBHOOK_ENV = "JOINEDUP_WEBHOOK_URL"
 
 
-def webhook_url(settings: dict) -> str | None:
+def webhook_url(settings: HomeSettings) -> str | None:
     """`notify: {webhook_url: ...}` in joinedup.yaml, else $JOINEDUP_WEBHOOK_URL."""
-    return (settings.get("notify") or {}).get("webhook_url") or os.environ.get(WEBHOOK_ENV)
+    return settings.notify.webhook_url or os.environ.get(WEBHOOK_ENV)
 
 
 def notify(url: str | None, payload: dict) -> bool:
@@ -150,29 +153,29 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
     logger = get_run_logger()
     run_date = run_date or datetime.now(UTC).date()
     as_of = as_of or steps.default_as_of(run_date)
-    settings = home.settings()
+    settings = load_home_settings(home)
     run_id = steps.new_run_id()
     step = ["lock"]
 
     def at(name: str) -> None:
         step[0] = name
-        steps.pause_point(name)
+        reached(name)
 
     home.ensure()
-    build = steps.build_path(home, run_id)
+    build = home.build(run_id)
     started = False
     try:
-        with swap.run_lock(home.warehouse_dir):
+        with swap.run_lock(home.run_lock):
             steps.clean_orphans(home)
-            runlog.append(home, {"event": "started", "run_id": run_id, "kind": kind,
-                                 "code_version": steps.code_version(),
-                                 "started_at": datetime.now(UTC).isoformat(),
-                                 "as_of": as_of.isoformat(), "run_date": run_date.isoformat(),
-                                 "pid": os.getpid()})
+            run_ledger.append(home, {"event": "started", "run_id": run_id, "kind": kind,
+                                     "code_version": steps.code_version(),
+                                     "started_at": datetime.now(UTC).isoformat(),
+                                     "as_of": as_of.isoformat(), "run_date": run_date.isoformat(),
+                                     "pid": os.getpid()})
             started = True
             summary = _run_steps(home, run_id, build, as_of, run_date, settings, at, logger)
             step[0] = "record"
-            runlog.append(home, {
+            run_ledger.append(home, {
                 "event": "finished", "run_id": run_id, "status": "published",
                 "ended_at": datetime.now(UTC).isoformat(),
                 "extracts": [{k: o[k] for k in ("source", "file_name", "extract_id", "status",
@@ -182,16 +185,15 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
                 "files_rejected": summary["files_rejected"],
                 "person_records": summary["person_records"],
                 "model": _model_summary(summary["linkage"]),
-                "settings": settings,
+                "settings": settings.record(),
             })
     except BaseException as exc:
         # a failed run never publishes; its partial build is removed, the published file stays
         if started:
-            build.unlink(missing_ok=True)
-            build.with_name(build.name + ".wal").unlink(missing_ok=True)
-            runlog.append(home, {"event": "finished", "run_id": run_id, "status": "failed",
-                                 "ended_at": datetime.now(UTC).isoformat(), "step": step[0],
-                                 "error_class": type(exc).__name__})
+            remove_build(build)
+            run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": "failed",
+                                     "ended_at": datetime.now(UTC).isoformat(), "step": step[0],
+                                     "error_class": type(exc).__name__})
         logger.error("run %s failed at step %s (%s); the published warehouse is unchanged",
                      run_id, step[0], type(exc).__name__)
         notify(webhook_url(settings), {"flow": kind, "run_id": run_id, "status": "failed",
@@ -202,10 +204,10 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
 
 
 def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date,
-               settings: dict, at, logger) -> dict:
+               settings: HomeSettings, at, logger) -> dict:
     at("receive")
-    receipts = receive_task(home)
-    plan = plan_task(home)
+    receipts = receive_task(home, settings)
+    plan = plan_task(home, settings)
     logger.info("run %s: %d files received, %d extracts in this build, period ending %s",
                 run_id, len(receipts), len(plan), as_of)
     at("new-build")
@@ -214,7 +216,7 @@ def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date
     outcomes = [ingest_task(build, home, r, seq, run_date, settings)
                 for seq, r in enumerate(plan, start=1)]
     planned = plan
-    while fallback := steps.fallback_extracts(home, planned, outcomes):
+    while fallback := steps.fallback_extracts(home, planned, outcomes, settings):
         logger.warning("run %s: newest delivery of %s could not be loaded; using the one "
                        "before it", run_id, ", ".join(sorted({r.source for r in fallback})))
         outcomes += [ingest_task(build, home, r, seq, run_date, settings)
@@ -227,11 +229,11 @@ def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date
     at("derive")
     tables = derive_task(build, as_of, settings)
     at("pseudonymise")
-    pseudonymise_task(build, home)
+    pseudonymise_task(build, home, settings)
     at("export")
     exported = export_task(build, home, as_of)
     at("publish")
-    live = publish_task(home, build, run_id)
+    live = publish_task(home, build, settings, run_id)
     steps.record_outcomes(home, run_id, outcomes)
     summary = {
         "run_id": run_id,

@@ -1,15 +1,19 @@
 """The `quarterly-return` flow: the quarter's published tables as a fixed-layout workbook, CSV
-files and an HTML report under <home>/exports/returns/<quarter>/ (warehouse.returns does the
-work; this module only gives it a Prefect flow for scheduling and run history)."""
+files and an HTML report in the home's returns folder (warehouse.returns does the work; this
+module hands it the home's paths and settings, and gives it a Prefect flow for scheduling and
+run history)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from prefect import flow, get_run_logger
 
 import flows  # noqa: F401  (offline-friendly environment defaults before Prefect loads)
-from flows.run_logs import product_logs_to_prefect
+from flows.home import Home
+from flows.prefect_logging import product_logs_to_prefect
+from flows.steps import write_return
 
 
 def _run_name() -> str:
@@ -21,10 +25,8 @@ def _run_name() -> str:
 def quarterly_return(home: str, quarter: str | None = None) -> dict:
     """Write the quarterly return for `quarter` (e.g. '2026Q3'); None = the last complete
     calendar quarter. Returns the paths written."""
-    from warehouse.returns import build_return
-
     with product_logs_to_prefect():
-        result = build_return(home, quarter)
+        result = write_return(Home(Path(home)), quarter)
     get_run_logger().info("quarterly return %s: %s", result.quarter, result.workbook)
     return {
         "quarter": result.quarter,

@@ -19,22 +19,28 @@ import importlib
 import inspect
 import logging
 
-from flows.home import Home
+from pydantic import ValidationError
 
-DEFAULT_TIMEZONE = "Europe/London"
-DEFAULT_NIGHTLY_CRON = "0 2 * * *"
-DEFAULT_QUARTERLY_CRON = "0 6 1 1,4,7,10 *"     # 06:00 on the first day of each quarter
+from flows.home import Home
+from flows.settings import ScheduleSettings, SettingsError
+
 QUARTERLY_FLOW = "quarterly-return"
 
 log = logging.getLogger("joinedup")
 
 
-def schedule_settings(home: Home, nightly_cron: str | None = None,
+def schedule_settings(configured: ScheduleSettings, nightly_cron: str | None = None,
                       quarterly_cron: str | None = None, timezone: str | None = None) -> dict:
-    conf = home.settings().get("schedules") or {}
-    return {"nightly": nightly_cron or conf.get("nightly") or DEFAULT_NIGHTLY_CRON,
-            "quarterly": quarterly_cron or conf.get("quarterly") or DEFAULT_QUARTERLY_CRON,
-            "timezone": timezone or conf.get("timezone") or DEFAULT_TIMEZONE}
+    """The home's schedules with the command line's overrides, checked like the settings file
+    (a mistyped cron or time zone is refused before anything is registered)."""
+    try:
+        return ScheduleSettings(
+            nightly=nightly_cron or configured.nightly,
+            quarterly=quarterly_cron or configured.quarterly,
+            timezone=timezone or configured.timezone).model_dump()
+    except ValidationError as exc:
+        raise SettingsError("; ".join(f"--{'cron' if e['loc'][0] == 'nightly' else e['loc'][0]}: "
+                                      f"{e['msg']}" for e in exc.errors())) from None
 
 
 def quarterly_flow():

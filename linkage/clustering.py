@@ -27,17 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from linkage.comparisons import Comparison, gamma_table_sql
-from linkage.review import REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE
-from linkage.scoring import CONFLICT_RULE, score_pairs
-
-CHECK_RULE_NO = -1  # rule_no of within-component check pairs
+from linkage.context import LinkageRun
+from linkage.rules import CHECK_RULE_NO, CONFLICT_RULE, REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE
 
 
 @dataclass
@@ -54,9 +50,8 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _score_component_checks(con: duckdb.DuckDBPyConnection, settings: dict,
-                            comparisons: list[Comparison], members: pd.DataFrame,
-                            scored_table: str, prior_weight: float) -> int:
+def _score_component_checks(run: LinkageRun, members: pd.DataFrame, scored_table: str) -> int:
+    con = run.con
     con.register("linkage_members_df", members)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE linkage_check_pairs AS "
@@ -67,12 +62,7 @@ def _score_component_checks(con: duckdb.DuckDBPyConnection, settings: dict,
     con.unregister("linkage_members_df")
     n_checks = con.execute("SELECT count(*) FROM linkage_check_pairs").fetchall()[0][0]
     if n_checks:
-        con.execute(gamma_table_sql(settings, "linkage_check_pairs", "linkage_check_gamma"))
-        score_pairs(con, settings, comparisons, "linkage_check_gamma", "linkage_check_scored",
-                    prior_weight)
-        con.execute(f"INSERT INTO {scored_table} BY NAME SELECT * FROM linkage_check_scored")
-        con.execute("DROP TABLE linkage_check_gamma")
-        con.execute("DROP TABLE linkage_check_scored")
+        run.score_pairs_into(scored_table, pairs_table="linkage_check_pairs")
     con.execute("DROP TABLE linkage_check_pairs")
     return n_checks
 
@@ -123,8 +113,8 @@ class _GuardedUnionFind:
         return True
 
 
-def build_clusters(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
-                   scored_table: str, n_records: int, prior_weight: float) -> Clusters:
+def build_clusters(run: LinkageRun, scored_table: str, n_records: int) -> Clusters:
+    con, settings = run.con, run.settings
     cfg = settings["clustering"]
     edges = con.execute(
         f"SELECT rid_l, rid_r, match_rule = $forced AS forced FROM {scored_table} "
@@ -143,9 +133,8 @@ def build_clusters(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: 
     check = np.flatnonzero((size_of >= 3) & (size_of <= int(cfg["closure_max_component"])))
     if len(check):
         result.check_pairs = _score_component_checks(
-            con, settings, comparisons,
-            pd.DataFrame({"rid": check.astype(np.int32), "comp": labels[check]}),
-            scored_table, prior_weight)
+            run, pd.DataFrame({"rid": check.astype(np.int32), "comp": labels[check]}),
+            scored_table)
 
     # Cannot-link pairs and strong-id clashes inside components.
     con.register("linkage_multi_df",

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linkage.settings import check_identifier
-from linkage.sqlfiles import named_fragments
+from sources.common.sqlfiles import SqlFiles
 
+SQL = SqlFiles.beside(__file__)
 NULL_LEVEL = -1
 ELSE_LEVEL = 0
+STRONG_ID_PREDICATES = ("strong_none", "strong_conflict", "strong_agree")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ def parse_comparisons(settings: dict) -> list[Comparison]:
     return parsed
 
 
+def predicate_names() -> set[str]:
+    """The predicates a comparison level or null_when may name."""
+    return set(SQL.fragments("predicates.sql")) | set(STRONG_ID_PREDICATES)
+
+
 def strong_id_predicates(strong_ids: list[str]) -> dict[str, str]:
     for column in strong_ids:
         check_identifier(column, "strong id")
@@ -91,7 +98,7 @@ def _predicate(name: str, threshold: float | None, fragments: dict[str, str],
 
 def gamma_columns_sql(settings: dict) -> list[str]:
     """SELECT-list items (over feature rows l and r) for every comparison and identifier rule."""
-    fragments = dict(named_fragments("predicates.sql"))
+    fragments = SQL.fragments("predicates.sql")
     fragments.update(strong_id_predicates(settings["strong_ids"]))
     items = []
     for spec, comparison in zip(settings["comparisons"], parse_comparisons(settings), strict=True):

@@ -2,7 +2,8 @@
 
 The warehouse file is rebuilt and swapped every night, so anything written into it would be lost
 with the next build; decisions live in an append-only JSON-lines file in the home directory
-instead (`review/decisions.jsonl`, readable by its owner only) and every run reads them back in.
+instead (the home's review decisions file, readable by its owner only; flows/home.py says where)
+and every run reads them back in.
 Appending rather than rewriting means a crash can at worst cut the last line short (it is
 skipped), never lose earlier decisions, and the file doubles as the audit trail of who decided
 what and when. The latest entry for a pair wins, so a reviewer changes their mind by deciding
@@ -22,23 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.archive import append_jsonl, read_jsonl
+from sources.common.jsonl import append_jsonl, read_jsonl
 
 MATCH = "match"
 NON_MATCH = "non_match"
 DECISIONS = (MATCH, NON_MATCH)
 COLUMNS = ["record_key_l", "record_key_r", "decision", "note", "by", "decided_at"]
-RELATIVE_PATH = Path("review") / "decisions.jsonl"
 _SPELLINGS = {"match": MATCH, "non_match": NON_MATCH, "non-match": NON_MATCH,
               "nonmatch": NON_MATCH, "no_match": NON_MATCH, "no-match": NON_MATCH}
 
 
 class DecisionError(ValueError):
     """A decision a person wrote that cannot be used; the message says where and what to do."""
-
-
-def decisions_path(home_root: Path) -> Path:
-    return Path(home_root) / RELATIVE_PATH
 
 
 def parse_decision(value: object, where: str) -> str:
@@ -93,6 +89,27 @@ def read_decisions(path: Path) -> pd.DataFrame:
                      "note": entry.get("note") or "", "by": entry.get("by") or "",
                      "decided_at": entry.get("decided_at") or ""})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def decision_frame(decisions: pd.DataFrame | None) -> pd.DataFrame:
+    """The decisions a run applies (record_key_l, record_key_r, decision) from any frame of
+    them: each pair ordered (smaller key first), a record paired with itself dropped, the last
+    decision given for a pair kept, and every value read by parse_decision."""
+    columns = ["record_key_l", "record_key_r", "decision"]
+    if decisions is None or len(decisions) == 0:
+        return pd.DataFrame(columns=columns, dtype="object")
+    missing = set(columns) - set(decisions.columns)
+    if missing:
+        raise DecisionError(f"decisions need columns {', '.join(columns)}; "
+                            f"missing {', '.join(sorted(missing))}")
+    frame = decisions[columns].astype(str).copy()
+    frame["decision"] = [parse_decision(value, f"decisions, row {number}")
+                         for number, value in enumerate(frame["decision"], start=1)]
+    left = frame[["record_key_l", "record_key_r"]].min(axis=1)
+    right = frame[["record_key_l", "record_key_r"]].max(axis=1)
+    frame["record_key_l"], frame["record_key_r"] = left, right
+    frame = frame[frame["record_key_l"] != frame["record_key_r"]]
+    return frame.drop_duplicates(["record_key_l", "record_key_r"], keep="last")
 
 
 def latest(decisions: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,8 @@ counted. With no predicted (or no true) pairs, precision (or recall) is 1: nothi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 
@@ -27,6 +29,19 @@ def evaluate_pairs(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn,
             "records": len(both)}
+
+
+def evaluate_against_truth(con, truth_records: Path) -> dict:
+    """The people of a warehouse (`con` holds linkage.person) scored against a file of labelled
+    records (source, person_ref, child_id; the synthetic generator's truth): evaluate_pairs over
+    the records in both, plus `published_records` (all of linkage.person) and `true_pairs`."""
+    truth = pd.read_csv(truth_records, dtype=str)
+    truth["record_key"] = truth["source"] + ":" + truth["person_ref"]
+    predicted = con.execute("SELECT record_key, person_id FROM linkage.person").df()
+    truth = truth[truth["record_key"].isin(predicted["record_key"])]
+    scores = evaluate_pairs(predicted, truth.rename(columns={"child_id": "cluster"}))
+    return {**scores, "published_records": len(predicted),
+            "true_pairs": scores["tp"] + scores["fn"]}
 
 
 # Reviewers' decisions as labels. A decision names one pair, not a whole cluster, so the counts

@@ -15,30 +15,27 @@ import duckdb
 import jellyfish
 import pandas as pd
 
-from linkage.sqlfiles import sql_file
+from sources.common.sqlfiles import SqlFiles
+from sources.kinds import load_person_columns
 
+SQL = SqlFiles.beside(__file__)
 NICKNAMES_PATH = Path(__file__).parent / "data" / "nicknames.csv"
 
-# The columns of staging.person_record that linkage reads, with the type it reads them as. A
-# source table without one of them is read as if the column were all NULL.
-INPUT_COLUMNS: dict[str, str] = {
-    "record_key": "VARCHAR",
-    "source": "VARCHAR",
-    "first_name": "VARCHAR",
-    "middle_names": "VARCHAR",
-    "last_name": "VARCHAR",
-    "preferred_name": "VARCHAR",
-    "former_last_name": "VARCHAR",
-    "alias_first_names": "VARCHAR[]",
-    "alias_last_names": "VARCHAR[]",
-    "dob": "DATE",
-    "sex": "VARCHAR",
-    "postcode": "VARCHAR",
-    "address": "VARCHAR",
-    "nhs_number": "VARCHAR",
-    "upn": "VARCHAR",
-    "la_child_id": "VARCHAR",
-}
+
+def _input_columns() -> dict[str, str]:
+    """The columns of staging.person_record that linkage reads, with the type it reads them as:
+    the key, and the person columns sources/kinds/_person.yaml marks `linkage` (with their alias
+    lists). A source table without one of them is read as if the column were all NULL."""
+    columns = {"record_key": "VARCHAR", "source": "VARCHAR"}
+    for column in load_person_columns().values():
+        if column.linkage:
+            columns[column.name] = column.duckdb_type
+            if column.aliases:
+                columns[column.aliases] = f"{column.duckdb_type}[]"
+    return columns
+
+
+INPUT_COLUMNS: dict[str, str] = _input_columns()
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -113,10 +110,25 @@ def build_features(con: duckdb.DuckDBPyConnection, source_table: str,
                 "SELECT * FROM linkage_phonetic_df")
     con.unregister("linkage_phonetic_df")
     con.execute("CREATE SCHEMA IF NOT EXISTS linkage")
-    con.execute(sql_file("features.sql"))
+    con.execute(SQL.read("features.sql"))
     if extras:
         carried = ", ".join(f"i.{e}" for e in extras)
         con.execute(f"CREATE OR REPLACE TABLE linkage.feature AS SELECT f.*, {carried} "
                     "FROM linkage.feature f JOIN linkage_input i USING (record_key) "
                     "ORDER BY f.rid")
     return con.execute("SELECT count(*) FROM linkage.feature").fetchall()[0][0]
+
+
+@cache
+def feature_column_names() -> tuple[str, ...]:
+    """The columns of linkage.feature (before any extras), read off features.sql run on no
+    records: blocking keys, strong ids and tf columns in settings must be among them."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False})
+    try:
+        columns = ", ".join(f"{name} {ddl}" for name, ddl in INPUT_COLUMNS.items())
+        con.execute(f"CREATE TABLE empty_person_record ({columns})")
+        build_features(con, "empty_person_record")
+        return tuple(row[0] for row in con.execute("DESCRIBE linkage.feature").fetchall())
+    finally:
+        con.close()

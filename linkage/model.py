@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_array
 
 from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.comparisons import NULL_LEVEL, Comparison, gamma_table_sql
+from linkage.rules import RANDOM_RULE_NO, SESSION_RULE_NO
 
 
 class InformedECM(ECM):
@@ -175,13 +176,13 @@ def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list
     total_pairs = n_records * (n_records - 1) // 2
     if total_pairs <= cfg["u_max_pairs"]:
         con.execute("CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS SELECT a.rid AS rid_l, "
-                    "b.rid AS rid_r, -1::SMALLINT AS rule_no FROM linkage.feature a "
+                    f"b.rid AS rid_r, {RANDOM_RULE_NO}::SMALLINT AS rule_no FROM linkage.feature a "
                     "JOIN linkage.feature b ON a.rid < b.rid")
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS "
             "SELECT DISTINCT least(a, b) AS rid_l, greatest(a, b) AS rid_r, "
-            "-1::SMALLINT AS rule_no "
+            f"{RANDOM_RULE_NO}::SMALLINT AS rule_no "
             # one hash per record id, of different inputs: DuckDB combines the arguments of a
             # multi-argument hash so that hash(i, s, 1) xor hash(i, s, 2) is one constant,
             # which made the two ids of a pair depend on each other
@@ -246,9 +247,6 @@ class Session:
             levels = ", ".join(str(by_name[name].level_of(label)) for label in labels)
             parts.append(f"{by_name[name].gamma} IN ({levels})")
         return " AND ".join(parts) or "TRUE"
-
-
-SESSION_RULE_NO = -3     # rule_no of the pairs a training session draws for itself
 
 
 def session_gamma_table(con: duckdb.DuckDBPyConnection, settings: dict, session: Session) -> str:

@@ -12,7 +12,6 @@ charts are inline SVG. It holds parameters and counts only, never a record.
 
 from __future__ import annotations
 
-import html
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,33 +19,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sources.common.html import Markup, Pages, svg
+
 WEIGHT_BIN = 1.0          # histogram bin width, in bits of match weight
 HIST_RANGE = (-40, 40)    # weights beyond are counted in the end bins
 
-CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
-       margin: 2rem auto; max-width: 1100px; color: #1d2430; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #d5dbe3;
-     padding-bottom: .3rem; }
-p.lede { color: #4a5567; margin-top: 0; }
-table { border-collapse: collapse; font-size: .88rem; }
-th, td { padding: .25rem .7rem; border-bottom: 1px solid #e6eaf0; text-align: left; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr));
-         gap: .6rem; margin: 1rem 0; }
-.card { border: 1px solid #d5dbe3; border-radius: 6px; padding: .55rem .8rem; }
-.card .v { font-size: 1.25rem; font-weight: 600; font-variant-numeric: tabular-nums; }
-.card .k { font-size: .8rem; color: #4a5567; }
-.note { font-size: .85rem; color: #4a5567; max-width: 60rem; }
-svg text { font-family: inherit; }
-"""
-
 POSITIVE, NEGATIVE, PRIOR = "#2f6db5", "#c2492f", "#7a5aa6"
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+PAGES = Pages(Path(__file__).parent / "templates")
 
 
 def _num(value: object, digits: int = 4) -> str:
@@ -85,7 +64,7 @@ def weight_histogram(con: duckdb.DuckDBPyConnection, scored_table: str, threshol
     ).df()
 
 
-def _weights_chart(levels: pd.DataFrame, prior_weight: float) -> str:
+def _weights_chart(levels: pd.DataFrame, prior_weight: float) -> Markup:
     """Horizontal bars from a zero axis, one row per level, grouped by comparison."""
     rows: list[tuple[str, ...]] = [("prior", "", "lambda", "", "", repr(prior_weight))]
     for comp, group in levels.groupby("comparison", sort=False):
@@ -101,62 +80,65 @@ def _weights_chart(levels: pd.DataFrame, prior_weight: float) -> str:
     def x(w: float) -> float:
         return label_w + value_w + (w - lo) / (hi - lo) * plot_w
 
-    parts = []
+    parts: list[Markup] = []
     y = 30
     previous_group = None
     for row in rows:
         group = "prior" if row[0] == "prior" else row[1]
         if group != previous_group:
             y += gap
-            parts.append(f'<text x="4" y="{y + 2}" font-weight="600" font-size="13">'
-                         f'{_e("prior (lambda)" if group == "prior" else group)}</text>')
+            parts.append(svg('<text x="4" y="{}" font-weight="600" font-size="13">{}</text>',
+                             y + 2, "prior (lambda)" if group == "prior" else group))
             y += 6
             previous_group = group
         weight = float(row[5])
         x0, x1 = sorted((x(0.0), x(weight)))
         colour = PRIOR if row[0] == "prior" else (POSITIVE if weight >= 0 else NEGATIVE)
         if row[0] == "prior":
-            attrs = f'class="bar prior" data-weight="{row[5]}"'
+            attrs = svg('class="bar prior" data-weight="{}"', row[5])
             tip = f"prior: match weight {weight:.3f}"
         else:
-            attrs = (f'class="bar" data-comparison="{_e(row[1])}" data-level="{row[6]}" '
-                     f'data-label="{_e(row[2])}" data-m="{row[3]}" data-u="{row[4]}" '
-                     f'data-weight="{row[5]}"')
+            attrs = svg('class="bar" data-comparison="{}" data-level="{}" data-label="{}" '
+                        'data-m="{}" data-u="{}" data-weight="{}"', row[1], row[6],
+                        row[2], row[3], row[4], row[5])
             tip = (f"{row[1]} {row[2]}: m={float(row[3]):.4g}, u={float(row[4]):.4g}, "
                    f"weight={weight:.3f}")
-        parts.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" font-size="12">'
-                     f'{_e(row[2])}</text>')
-        parts.append(f'<rect {attrs} x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1.0):.1f}" '
-                     f'height="{row_h - 6}" fill="{colour}"><title>{_e(tip)}</title></rect>')
+        parts.append(svg('<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text>',
+                         label_w - 8, y + 14, row[2]))
+        parts.append(svg('<rect {} x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="{}">'
+                         "<title>{}</title></rect>", attrs, x0, y + 3, max(x1 - x0, 1.0),
+                         row_h - 6, colour, tip))
         text_x = x1 + 5 if weight >= 0 else x0 - 5
         anchor = "start" if weight >= 0 else "end"
-        parts.append(f'<text x="{text_x:.1f}" y="{y + 14}" text-anchor="{anchor}" '
-                     f'font-size="11" fill="#4a5567">{weight:+.2f}</text>')
+        parts.append(svg('<text x="{:.1f}" y="{}" text-anchor="{}" font-size="11" '
+                         'fill="#4a5567">{:+.2f}</text>', text_x, y + 14, anchor, weight))
         y += row_h
-    axis = []
+    axis: list[Markup] = []
     step = 5 if hi - lo <= 60 else 10
     tick = math.ceil(lo / step) * step
     while tick <= hi:
-        axis.append(f'<line x1="{x(tick):.1f}" y1="24" x2="{x(tick):.1f}" y2="{y + 4}" '
-                    f'stroke="{"#8a94a6" if tick == 0 else "#e6eaf0"}" '
-                    f'stroke-width="{1.2 if tick == 0 else 1}"/>')
-        axis.append(f'<text x="{x(tick):.1f}" y="{y + 18}" text-anchor="middle" '
-                    f'font-size="11" fill="#4a5567">{tick:g}</text>')
+        axis.append(svg('<line x1="{0:.1f}" y1="24" x2="{0:.1f}" y2="{1}" stroke="{2}" '
+                        'stroke-width="{3}"/>', x(tick), y + 4,
+                        "#8a94a6" if tick == 0 else "#e6eaf0", 1.2 if tick == 0 else 1))
+        axis.append(svg('<text x="{:.1f}" y="{}" text-anchor="middle" font-size="11" '
+                        'fill="#4a5567">{:g}</text>', x(tick), y + 18, tick))
         tick += step
-    axis.append(f'<text x="{x((lo + hi) / 2):.0f}" y="16" text-anchor="middle" '
-                'font-size="12" fill="#4a5567">match weight, log2(m/u) (bits; 0 = no evidence'
-                ' either way)</text>')
+    axis.append(svg('<text x="{:.0f}" y="16" text-anchor="middle" font-size="12" '
+                    'fill="#4a5567">match weight, log2(m/u) (bits; 0 = no evidence either way)'
+                    "</text>", x((lo + hi) / 2)))
     width = label_w + plot_w + 2 * value_w
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
-            f'height="{y + 26}" viewBox="0 0 {width} {y + 26}" '
-            'aria-label="Match weight of every comparison level">'
-            + "".join(axis) + "".join(parts) + "</svg>")
+    return (svg('<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{0}" height="{1}" '
+                'viewBox="0 0 {0} {1}" aria-label="Match weight of every comparison level">',
+                width, y + 26)
+            + Markup("").join(axis) + Markup("").join(parts) + Markup("</svg>"))
 
 
-def _histogram_chart(hist: pd.DataFrame, threshold: float, band_low: float) -> str:
+def _histogram_chart(hist: pd.DataFrame, threshold: float, band_low: float) -> Markup:
+    """Candidate pairs per weight bin, linked ones dark, with the threshold and the review band;
+    every piece of text on it is a number or a fixed label."""
     width, height, left, right, top, bottom = 960, 330, 60, 20, 40, 50
     if hist.empty:
-        return '<p class="note">No candidate pairs were scored.</p>'
+        return Markup('<p class="note">No candidate pairs were scored.</p>')
     t_weight = threshold_weight(threshold)
     b_weight = threshold_weight(band_low) if 0.0 < band_low < 1.0 else None
     lo = min(float(hist["bin"].min()), t_weight - 2, b_weight or t_weight) - 1
@@ -187,12 +169,12 @@ def _histogram_chart(hist: pd.DataFrame, threshold: float, band_low: float) -> s
         x0 = x(float(rec.bin)) + 0.75
         tip = (f"weight {rec.bin:g} to {rec.bin + WEIGHT_BIN:g}: {total:,} pairs "
                f"({linked:,} linked)")
-        parts.append(f'<g class="hbin" data-bin="{rec.bin:g}" data-pairs="{total}" '
-                     f'data-linked="{linked}"><title>{_e(tip)}</title>'
-                     f'<rect x="{x0:.1f}" y="{base - h_total:.1f}" width="{bar_w:.1f}" '
-                     f'height="{h_total - h_linked:.1f}" fill="#9fb3c8"/>'
-                     f'<rect x="{x0:.1f}" y="{base - h_linked:.1f}" width="{bar_w:.1f}" '
-                     f'height="{h_linked:.1f}" fill="{POSITIVE}"/></g>')
+        parts.append(svg('<g class="hbin" data-bin="{0:g}" data-pairs="{1}" data-linked="{2}">'
+                         '<title>{3}</title><rect x="{4:.1f}" y="{5:.1f}" width="{6:.1f}" '
+                         'height="{7:.1f}" fill="#9fb3c8"/><rect x="{4:.1f}" y="{8:.1f}" '
+                         'width="{6:.1f}" height="{9:.1f}" fill="{10}"/></g>',
+                         rec.bin, total, linked, tip, x0, base - h_total, bar_w,
+                         h_total - h_linked, base - h_linked, h_linked, POSITIVE))
     parts.append(f'<line class="threshold" x1="{x(t_weight):.1f}" y1="{top - 8}" '
                  f'x2="{x(t_weight):.1f}" y2="{base}" stroke="#1d2430" stroke-width="2" '
                  'stroke-dasharray="5,3"/>')
@@ -223,35 +205,23 @@ def _histogram_chart(hist: pd.DataFrame, threshold: float, band_low: float) -> s
         lx = legend_x + i * 85
         parts.append(f'<rect x="{lx}" y="{top - 24}" width="12" height="12" fill="{colour}"/>'
                      f'<text x="{lx + 16}" y="{top - 14}" font-size="11">{text}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
-            f'height="{height}" viewBox="0 0 {width} {height}" '
-            'aria-label="Histogram of candidate pair match weights">'
-            + "".join(parts) + "</svg>")
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
+                  f'height="{height}" viewBox="0 0 {width} {height}" '
+                  'aria-label="Histogram of candidate pair match weights">'
+                  + "".join(parts) + "</svg>")
 
 
-def _cards(items: list[tuple[str, object]]) -> str:
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="v">{_e(_num(v) if not isinstance(v, str) else v)}</div>'
-        f'<div class="k">{_e(k)}</div></div>' for k, v in items) + "</div>"
+def _tiles(items: list[tuple[str, object]]) -> list[tuple[str, str]]:
+    return [(k, v if isinstance(v, str) else _num(v)) for k, v in items]
 
 
-def _parameter_table(model: pd.DataFrame) -> str:
-    head = ("<tr><th>comparison</th><th class=num>level</th><th>label</th><th class=num>m</th>"
-            "<th class=num>u</th><th class=num>match weight</th><th class=num>u (random pairs)"
-            "</th><th class=num>u (EM)</th></tr>")
-    body = []
-    for rec in model.itertuples():
-        level = "" if pd.isna(rec.level) else str(int(rec.level))
-        body.append(
-            f"<tr><td>{_e(rec.comparison)}</td><td class=num>{level}</td><td>{_e(rec.label)}"
-            f"</td><td class=num>{_num(rec.m, 6)}</td><td class=num>{_num(rec.u, 6)}</td>"
-            f"<td class=num>{_num(rec.match_weight, 5)}</td>"
-            f"<td class=num>{_num(rec.u_random, 6)}</td><td class=num>{_num(rec.u_em, 6)}</td>"
-            "</tr>")
-    return f"<table>{head}{''.join(body)}</table>"
+def _parameter_rows(model: pd.DataFrame) -> list[list[str]]:
+    return [[rec.comparison, "" if pd.isna(rec.level) else str(int(rec.level)), rec.label,
+             _num(rec.m, 6), _num(rec.u, 6), _num(rec.match_weight, 5), _num(rec.u_random, 6),
+             _num(rec.u_em, 6)] for rec in model.itertuples()]
 
 
-def _counts_table(summary: dict) -> str:
+def _count_rows(summary: dict) -> list[tuple[str, str]]:
     skip = {"seconds", "pairs_first_found_by_rule", "em_sessions", "review_band",
             "model_report", "vetoed_pairs", "review_decisions"}
     rows = [(k, v) for k, v in summary.items() if k not in skip
@@ -262,10 +232,7 @@ def _counts_table(summary: dict) -> str:
         rows.append((f"review decisions: {name}", value))
     for name, value in (summary.get("pairs_first_found_by_rule") or {}).items():
         rows.append((f"candidate pairs first found by rule: {name}", value))
-    body = "".join(f"<tr><td>{_e(k.replace('_', ' '))}</td><td class=num>"
-                   f"{_e(_num(v, 6) if not isinstance(v, str) else v)}</td></tr>"
-                   for k, v in rows)
-    return f"<table>{body}</table>"
+    return [(k.replace("_", " "), _num(v, 6) if not isinstance(v, str) else v) for k, v in rows]
 
 
 def model_report_html(con: duckdb.DuckDBPyConnection, summary: dict, settings: dict,
@@ -279,59 +246,34 @@ def model_report_html(con: duckdb.DuckDBPyConnection, summary: dict, settings: d
     threshold = float(settings["clustering"]["threshold"])
     band_low = float(settings["review"]["low"])
     sessions = summary.get("em_sessions") or []
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     seconds = summary.get("seconds") or {}
-    timing = "".join(f"<tr><td>{_e(k)}</td><td class=num>{float(v):.2f} s</td></tr>"
-                     for k, v in seconds.items())
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title><style>{CSS}</style></head>
-<body>
-<h1>{_e(title)}</h1>
-<p class="lede">Fellegi&ndash;Sunter parameters and counts of one linkage run, generated
-{_e(generated)}. Parameters and counts only: no record appears on this page.</p>
-{_cards([("records", summary.get("records")),
-         ("candidate pairs", summary.get("candidate_pairs")),
-         ("pairs at or above the threshold", summary.get("pairs_above_threshold")),
-         ("people (clusters)", summary.get("clusters")),
-         ("people with more than one record", summary.get("multi_record_clusters")),
-         ("pairs for review", summary.get("review_pairs"))])}
-<h2>Model</h2>
-{_cards([("prior match probability (lambda)", lam),
-         ("prior match weight", prior_weight),
-         ("lambda among candidate pairs", summary.get("lambda_candidates")),
-         ("clustering threshold (probability)", threshold),
-         ("threshold as match weight", threshold_weight(threshold)),
-         ("m estimated by", str(summary.get("m_source", ""))),
-         ("u estimated from", str(summary.get("u_source", ""))),
-         ("EM sessions", ", ".join(sessions) if sessions else "one fit on all pairs"),
-         ("EM iterations (all sessions)", summary.get("em_iterations")),
-         ("EM sample pairs", summary.get("em_sample_pairs")),
-         ("u sample pairs (random)", summary.get("u_sample_pairs"))])}
-<h2>Match weights</h2>
-<p class="note">Each bar is the evidence a comparison level gives: log2(m/u), where m is the
-share of true matches and u the share of random pairs at that level. A pair's match weight is
-the prior plus one bar per comparison (a missing value adds nothing), plus a term-frequency
-adjustment on exact name, date of birth and postcode agreement; its match probability is
-1 / (1 + 2<sup>&minus;weight</sup>).</p>
-{_weights_chart(levels, prior_weight)}
-<h2>Match weights of the candidate pairs</h2>
-<p class="note">Candidate pairs by match weight (bins of {WEIGHT_BIN:g} bit), dark where the
-pair was linked (match probability at or above the threshold). Vetoes, identifier rules and
-reviewers' decisions decide some pairs regardless of their weight, so a bin right of the
-threshold can hold unlinked pairs. The shaded band is the review band (probability
-{band_low:g} to {threshold:g}). Weights beyond {HIST_RANGE[0]} and {HIST_RANGE[1]} are counted
-in the end bins.</p>
-{_histogram_chart(hist, threshold, band_low)}
-<h2>Parameters</h2>
-{_parameter_table(model)}
-<h2>Counts</h2>
-{_counts_table(summary)}
-<h2>Time per stage</h2>
-<table>{timing}</table>
-</body></html>
-"""
+    return PAGES.render(
+        "model_report.html.j2", title=title,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        run_tiles=_tiles([("records", summary.get("records")),
+                          ("candidate pairs", summary.get("candidate_pairs")),
+                          ("pairs at or above the threshold", summary.get("pairs_above_threshold")),
+                          ("people (clusters)", summary.get("clusters")),
+                          ("people with more than one record",
+                           summary.get("multi_record_clusters")),
+                          ("pairs for review", summary.get("review_pairs"))]),
+        model_tiles=_tiles([
+            ("prior match probability (lambda)", lam),
+            ("prior match weight", prior_weight),
+            ("lambda among candidate pairs", summary.get("lambda_candidates")),
+            ("clustering threshold (probability)", threshold),
+            ("threshold as match weight", threshold_weight(threshold)),
+            ("m estimated by", str(summary.get("m_source", ""))),
+            ("u estimated from", str(summary.get("u_source", ""))),
+            ("EM sessions", ", ".join(sessions) if sessions else "one fit on all pairs"),
+            ("EM iterations (all sessions)", summary.get("em_iterations")),
+            ("EM sample pairs", summary.get("em_sample_pairs")),
+            ("u sample pairs (random)", summary.get("u_sample_pairs"))]),
+        weights_chart=_weights_chart(levels, prior_weight),
+        weight_bin=WEIGHT_BIN, band_low=band_low, threshold=threshold, hist_range=HIST_RANGE,
+        histogram=_histogram_chart(hist, threshold, band_low),
+        parameters=_parameter_rows(model), counts=_count_rows(summary),
+        timing=[(k, f"{float(v):.2f} s") for k, v in seconds.items()])
 
 
 def write_model_report(con: duckdb.DuckDBPyConnection, path: Path, summary: dict,

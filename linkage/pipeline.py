@@ -10,9 +10,6 @@ above the threshold and the cluster labels. Logs and the returned summary carry 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,16 +17,23 @@ import numpy as np
 import pandas as pd
 
 from linkage.blocking import build_candidates
-from linkage.clustering import CHECK_RULE_NO, build_clusters
-from linkage.comparisons import gamma_table_sql, parse_comparisons
+from linkage.clustering import build_clusters
+from linkage.comparisons import parse_comparisons
+from linkage.context import LinkageRun, StageHook, StageTimer
 from linkage.features import build_features
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model import fit_model
 from linkage.model_report import weight_histogram, write_model_report
-from linkage.review import REVIEW_RULE_NO, apply_decisions, build_review, write_decision_table
-from linkage.scoring import CONFLICT_RULE, DETERMINISTIC_PREFIX, score_pairs
-from linkage.settings import load_settings
+from linkage.review import apply_decisions, build_review, write_decision_table
+from linkage.rules import (
+    CHECK_RULE_NO,
+    CONFLICT_RULE,
+    DETERMINISTIC_PREFIX,
+    REVIEW_RULE_NO,
+    blocking_rule_sql,
+)
+from linkage.settings import load_settings, resolve_for_data
 
 log = logging.getLogger("linkage")
 
@@ -40,7 +44,6 @@ TEMP_TABLES = ["linkage_candidate", "linkage_gamma", "linkage_scored", "linkage_
 # The stages in the order run_linkage reports them to its on_stage hook.
 STAGES = ("features", "blocking", "comparisons", "model", "scoring", "clustering", "person_ids",
           "write")
-StageHook = Callable[[str, bool], None]   # (stage, finished): called as a stage starts and ends
 
 
 def identifier_like_extras(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
@@ -60,40 +63,19 @@ def identifier_like_extras(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[st
     return found
 
 
-class _Timer:
-    """Times the stages; the hook lets a command line show progress without the engine knowing
-    about terminals (the nightly flow passes none and only logs)."""
-
-    def __init__(self, on_stage: StageHook | None = None) -> None:
-        self.seconds: dict[str, float] = {}
-        self.on_stage = on_stage
-
-    @contextmanager
-    def stage(self, name: str):
-        if self.on_stage is not None:
-            self.on_stage(name, False)
-        start = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - start, 3)
-        log.info("linkage stage %s: %.2fs", name, self.seconds[name])
-        if self.on_stage is not None:
-            self.on_stage(name, True)
-
-
-def _write_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons) -> None:
+def _write_pairs(run: LinkageRun) -> None:
     """linkage.pair: the pairs that can matter to a reader, a reviewer or an evaluation - those
     the model or the rules give at least `pairs.keep_min_probability` (vetoed pairs by their
     model probability). At a million records blocking proposes tens of millions of pairs, nearly
     all plainly different children; keeping them would make the table the warehouse's largest
     and its writing the run's slowest step. A pair not kept scored below that probability."""
-    gamma_cols = ", ".join(f"s.{c.gamma}" for c in comparisons)
-    tf_cols = "".join(f", s.{c.tf}" for c in comparisons if c.tf_column)
-    con.execute(
+    settings = run.settings
+    gamma_cols = ", ".join(f"s.{c.gamma}" for c in run.comparisons)
+    tf_cols = "".join(f", s.{c.tf}" for c in run.comparisons if c.tf_column)
+    run.con.execute(
         "CREATE OR REPLACE TABLE linkage.pair AS SELECT fl.record_key AS record_key_l, "
         "fr.record_key AS record_key_r, s.match_weight, s.match_probability, s.match_rule, "
-        f"CASE WHEN s.rule_no = {CHECK_RULE_NO} THEN 'cluster_check' "
-        f"WHEN s.rule_no = {REVIEW_RULE_NO} THEN 'review' "
-        "ELSE list_extract($rules, s.rule_no + 1) END AS blocking_rule, "
+        f"{blocking_rule_sql('s.rule_no', 'rules')} AS blocking_rule, "
         f"s.model_probability, {gamma_cols}{tf_cols} "
         "FROM linkage_scored s JOIN linkage.feature fl ON fl.rid = s.rid_l "
         "JOIN linkage.feature fr ON fr.rid = s.rid_r "
@@ -131,36 +113,30 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
     that override the model for their pairs. model_report: where to write the HTML model report.
     on_stage: called with (stage, False) as each of STAGES starts and (stage, True) as it ends.
     """
-    cfg = load_settings(settings)
-    timer = _Timer(on_stage)
-    comparisons = parse_comparisons(cfg)
+    base = load_settings(settings)
+    timer = StageTimer(on_stage)
     summary: dict = {}
     with timer.stage("features"):
-        n_records = build_features(con, source_table, cfg.get("extras") or [])
-        id_like = identifier_like_extras(con, cfg)
-        cfg["blocking"]["rules"] += [{"name": c, "keys": [c]} for c in id_like]
-        for veto in cfg.get("vetoes", []):     # twins never share a case or account number
-            veto.setdefault("unless", {}).update({c: ["exact"] for c in id_like})
-        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, cfg)
-        if not vetoes_on:
-            cfg["vetoes"] = []
+        n_records = build_features(con, source_table, base.get("extras") or [])
+        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base)
+        run = LinkageRun(con, resolve_for_data(base, identifier_like_extras(con, base), vetoes_on),
+                         parse_comparisons(base), timer)
+    cfg = run.settings
     with timer.stage("blocking"):
         summary.update(build_candidates(con, cfg))
     with timer.stage("comparisons"):
-        con.execute(gamma_table_sql(cfg, "linkage_candidate", "linkage_gamma"))
+        run.gamma_into("linkage_candidate", "linkage_gamma")
     with timer.stage("model"):
-        model = fit_model(con, cfg, comparisons, "linkage_gamma", n_records,
-                          summary["candidate_pairs"])
-        _write_model(con, model.table(comparisons))
+        run.model = fit_model(con, cfg, run.comparisons, "linkage_gamma", n_records,
+                              summary["candidate_pairs"])
+        _write_model(con, run.model.table(run.comparisons))
     with timer.stage("scoring"):
-        score_pairs(con, cfg, comparisons, "linkage_gamma", "linkage_scored",
-                    model.prior_weight())
+        con.execute("DROP TABLE IF EXISTS linkage_scored")
+        run.score_pairs_into("linkage_scored", gamma_table="linkage_gamma")
         con.execute("DROP TABLE linkage_gamma")
-        decided = apply_decisions(con, cfg, comparisons, decisions, "linkage_scored",
-                                  model.prior_weight())
+        decided = apply_decisions(run, decisions, "linkage_scored")
     with timer.stage("clustering"):
-        clusters = build_clusters(con, cfg, comparisons, "linkage_scored", n_records,
-                                  model.prior_weight())
+        clusters = build_clusters(run, "linkage_scored", n_records)
     with timer.stage("person_ids"):
         keys = con.execute("SELECT record_key FROM linkage.feature ORDER BY rid").fetchnumpy()
         person, id_counts = assign_person_ids(
@@ -170,9 +146,9 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
     with timer.stage("write"):
         hist = weight_histogram(con, "linkage_scored", float(cfg["clustering"]["threshold"]),
                                 (CHECK_RULE_NO, REVIEW_RULE_NO))
-        _write_pairs(con, cfg, comparisons)
+        _write_pairs(run)
         decided["not_honoured"] = int(write_decision_table(con))
-        review_pairs = build_review(con, cfg, clusters.refused)
+        review_pairs = build_review(run, clusters.refused)
         rules = dict(con.execute(
             "SELECT CASE WHEN match_rule LIKE $det THEN 'deterministic' ELSE match_rule END, "
             "count(*) FROM linkage_scored WHERE rule_no NOT IN ($check, $review) GROUP BY 1",
@@ -183,8 +159,8 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         for table in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
         con.execute("DROP VIEW IF EXISTS linkage_input")
-        _summarise(summary, cfg, model, clusters, person, id_counts, rules, above, review_pairs,
-                   decided, n_records, timer)
+        _summarise(summary, cfg, run.model, clusters, person, id_counts, rules, above,
+                   review_pairs, decided, n_records, timer)
         if model_report is not None:
             write_model_report(con, model_report, summary, cfg, hist)
             summary["model_report"] = str(model_report)
@@ -203,7 +179,7 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
 
 def _summarise(summary: dict, cfg: dict, model, clusters, person: pd.DataFrame, id_counts: dict,
                rules: dict, above: int, review_pairs: int, decided: dict, n_records: int,
-               timer: _Timer) -> None:
+               timer: StageTimer) -> None:
     sizes = person.groupby("person_id").size() if len(person) else pd.Series(dtype="int64")
     summary.update({
         "records": int(n_records),

@@ -20,13 +20,10 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from linkage.comparisons import Comparison, gamma_table_sql
-from linkage.decisions import MATCH, NON_MATCH
-from linkage.scoring import CONFLICT_RULE, score_pairs
+from linkage.context import LinkageRun
+from linkage.decisions import MATCH, NON_MATCH, decision_frame
+from linkage.rules import CONFLICT_RULE, REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE, REVIEW_RULE_NO
 
-REVIEW_MATCH_RULE = "review_match"
-REVIEW_NON_MATCH_RULE = "review_non_match"
-REVIEW_RULE_NO = -2      # rule_no of decided pairs that were not candidates
 REASONS = ("decision_conflict", "guard_refused", "overruled", "uncertain")
 
 REVIEW_SQL = """
@@ -101,33 +98,10 @@ CREATE OR REPLACE TEMP TABLE linkage_decision_log (rid_l INTEGER, rid_r INTEGER,
 """
 
 
-def _decision_frame(decisions: pd.DataFrame | None) -> pd.DataFrame:
-    """record_key_l < record_key_r, one known decision per pair (the last given wins)."""
-    columns = ["record_key_l", "record_key_r", "decision"]
-    if decisions is None or len(decisions) == 0:
-        return pd.DataFrame(columns=columns, dtype="object")
-    missing = set(columns) - set(decisions.columns)
-    if missing:
-        raise ValueError(f"decisions need columns {', '.join(columns)}; "
-                         f"missing {', '.join(sorted(missing))}")
-    frame = decisions[columns].astype(str).copy()
-    frame["decision"] = frame["decision"].str.strip().str.lower().str.replace("-", "_")
-    unknown = ~frame["decision"].isin([MATCH, NON_MATCH])
-    if unknown.any():
-        raise ValueError(f"decisions: {int(unknown.sum())} rows hold a decision other than "
-                         f"'{MATCH}' or '{NON_MATCH}'")
-    left = frame[["record_key_l", "record_key_r"]].min(axis=1)
-    right = frame[["record_key_l", "record_key_r"]].max(axis=1)
-    frame["record_key_l"], frame["record_key_r"] = left, right
-    frame = frame[frame["record_key_l"] != frame["record_key_r"]]
-    return frame.drop_duplicates(["record_key_l", "record_key_r"], keep="last")
-
-
-def apply_decisions(con: duckdb.DuckDBPyConnection, settings: dict,
-                    comparisons: list[Comparison], decisions: pd.DataFrame | None,
-                    scored_table: str, prior_weight: float) -> dict:
+def apply_decisions(run: LinkageRun, decisions: pd.DataFrame | None, scored_table: str) -> dict:
     """Override the scores of decided pairs in `scored_table`; counts for the run summary."""
-    frame = _decision_frame(decisions)
+    con, settings = run.con, run.settings
+    frame = decision_frame(decisions)
     con.execute(DECISION_LOG_DDL)
     counts = {"given": len(frame), "applied": 0, "match": 0, "non_match": 0,
               "records_not_found": 0, "pairs_added": 0}
@@ -142,12 +116,7 @@ def apply_decisions(con: duckdb.DuckDBPyConnection, settings: dict,
         f"ANTI JOIN {scored_table} s ON s.rid_l = d.rid_l AND s.rid_r = d.rid_r")
     added = con.execute("SELECT count(*) FROM linkage_decided_new").fetchall()[0][0]
     if added:
-        con.execute(gamma_table_sql(settings, "linkage_decided_new", "linkage_decided_gamma"))
-        score_pairs(con, settings, comparisons, "linkage_decided_gamma",
-                    "linkage_decided_scored", prior_weight)
-        con.execute(f"INSERT INTO {scored_table} BY NAME SELECT * FROM linkage_decided_scored")
-        con.execute("DROP TABLE linkage_decided_gamma")
-        con.execute("DROP TABLE linkage_decided_scored")
+        run.score_pairs_into(scored_table, pairs_table="linkage_decided_new")
     con.execute("DROP TABLE linkage_decided_new")
     con.execute(DECISION_LOG_SQL.format(scored=scored_table),
                 {"review_rule_no": REVIEW_RULE_NO,
@@ -174,8 +143,8 @@ def write_decision_table(con: duckdb.DuckDBPyConnection) -> int:
                        ).fetchall()[0][0]
 
 
-def build_review(con: duckdb.DuckDBPyConnection, settings: dict,
-                 refused: list[tuple[int, int]]) -> int:
+def build_review(run: LinkageRun, refused: list[tuple[int, int]]) -> int:
+    con, settings = run.con, run.settings
     cfg = settings["review"]
     refused_df = pd.DataFrame(refused if cfg.get("include_refused", True) else [],
                               columns=["rid_l", "rid_r"], dtype="int32")
@@ -191,3 +160,55 @@ def build_review(con: duckdb.DuckDBPyConnection, settings: dict,
     })
     con.unregister("linkage_refused_df")
     return con.execute("SELECT count(*) FROM linkage.review").fetchall()[0][0]
+
+
+# --- the published queue, for reviewers -------------------------------------------------------
+# Only keys, scores and levels: linkage.feature (names, dates of birth, addresses) is never read,
+# so that a listing can be read aloud, pasted into a ticket or shown on a screen.
+QUEUE_SQL = """
+SELECT r.record_key_l, r.record_key_r, r.reason, r.match_probability, r.model_probability,
+       r.match_weight, r.match_rule, r.person_id_l, r.person_id_r, p.blocking_rule,
+       {gammas}
+FROM linkage.review r
+LEFT JOIN linkage.pair p ON p.record_key_l = r.record_key_l AND p.record_key_r = r.record_key_r
+ORDER BY r.record_key_l, r.record_key_r
+"""
+
+
+def _levels(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict[tuple[str, int], str]]:
+    """Comparison names and level labels as the warehouse's model defines them, so the listing
+    matches the run that produced the queue, not today's settings file."""
+    rows = con.execute("SELECT comparison, level, label FROM linkage.model "
+                       "WHERE comparison <> '_prior' ORDER BY rowid").fetchall()
+    names = list(dict.fromkeys(r[0] for r in rows))
+    return names, {(r[0], int(r[1])): r[2] for r in rows}
+
+
+def pending_queue(con: duckdb.DuckDBPyConnection, decided: pd.DataFrame) -> pd.DataFrame:
+    """A warehouse's review queue without the pairs already `decided` (latest decisions: a
+    decision-conflict stays, since the reviewer's own decisions disagree and need another
+    look). Levels are given as labels (columns level_<comparison>, listed in
+    attrs["comparisons"])."""
+    comparisons, labels = _levels(con)
+    pair_columns = {r[0] for r in con.execute("DESCRIBE linkage.pair").fetchall()}
+    shown = [c for c in comparisons if f"gamma_{c}" in pair_columns]
+    gammas = ", ".join(f"p.gamma_{c} AS level_{c}" for c in shown) or "NULL AS no_levels"
+    queue = con.execute(QUEUE_SQL.format(gammas=gammas)).df()
+    if len(decided):
+        keys = set(zip(decided["record_key_l"], decided["record_key_r"], strict=True))
+        is_decided = [(a, b) in keys for a, b in zip(queue["record_key_l"],
+                                                      queue["record_key_r"], strict=True)]
+        queue = queue[~pd.Series(is_decided, index=queue.index)
+                      | (queue["reason"] == "decision_conflict")]
+    for comp in shown:
+        queue[f"level_{comp}"] = [labels.get((comp, int(v)), str(v)) if pd.notna(v) else ""
+                                  for v in queue[f"level_{comp}"]]
+    queue.attrs["comparisons"] = shown
+    return queue.reset_index(drop=True)
+
+
+def known_records(con: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:
+    """Those of `keys` that name a record of the warehouse's people."""
+    return {k for (k,) in con.execute(
+        "SELECT record_key FROM linkage.person WHERE list_contains($keys, record_key)",
+        {"keys": list(keys)}).fetchall()}

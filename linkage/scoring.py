@@ -9,13 +9,8 @@ strong id agrees (and none conflicts) => 1; a strong id conflicts or a veto fits
 
 from __future__ import annotations
 
-import duckdb
-
 from linkage.comparisons import Comparison
-
-DETERMINISTIC_PREFIX = "id:"
-CONFLICT_RULE = "strong_id_conflict"
-PROBABILISTIC_RULE = "probabilistic"
+from linkage.rules import CONFLICT_RULE, DETERMINISTIC_PREFIX, PROBABILISTIC_RULE
 
 
 def veto_conditions(settings: dict, comparisons: list[Comparison]) -> list[tuple[str, str]]:
@@ -75,7 +70,3 @@ SELECT *,
 FROM w
 """
 
-
-def score_pairs(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
-                gamma_table: str, out_table: str, prior_weight: float) -> None:
-    con.execute(score_sql(settings, comparisons, gamma_table, out_table, prior_weight))

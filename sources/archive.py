@@ -1,29 +1,31 @@
 """The immutable archive of every file received, and the ledger that records it.
 
-A file is copied into `lake/raw/<source>/<received date>/<sha256><ext>` and checked against its
-hash before anything else reads it, so a later failure can never lose an extract. The ledger is an
-append-only JSON-lines file beside the archive: it outlives every warehouse build, and the nightly
-build chooses its inputs from it, so `rebuild` needs nothing but the lake.
+A file is copied into the archive folder as `<source>/<received date>/<sha256><ext>` and checked
+against its hash before anything else reads it, so a later failure can never lose an extract. The
+ledger is an append-only JSON-lines file beside the archive: it outlives every warehouse build,
+and the nightly build chooses its inputs from it, so `rebuild` needs nothing but the archive and
+the ledger. Flows hands every path in (see flows.home); receipts record the archive path relative
+to the home directory, so a home can be moved whole.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sources.crashpoints import pause_point, selected, write_in_two
+from sources.column_maps import ColumnMap
+from sources.common import checkpoints
+from sources.common.jsonl import append_jsonl, read_jsonl
+from sources.errors import ExtractError
+from sources.extract import check_extract
+from sources.feeds import FeedTable
 from sources.readers import SUPPORTED
 
 CHUNK = 1 << 20
 PARTIAL = ".part"
-
-log = logging.getLogger("joinedup")
 
 
 @dataclass(frozen=True)
@@ -49,60 +51,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def append_jsonl(path: Path, entry: dict | list[dict], point: str = "ledger-append") -> None:
-    """Append one JSON line (or one per entry of a list, in one write) and fsync it.
-
-    A crash (or full disk) mid-append can leave the last line cut short. If that fragment were
-    left unterminated, the next entry would be glued onto it and lost with it, so a file that
-    does not end in a newline gets one first: the fragment becomes one unreadable line that
-    `read_jsonl` skips, and every later entry stays whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entries = entry if isinstance(entry, list) else [entry]
-    data = "".join(json.dumps(e, sort_keys=True, default=str) + "\n"
-                   for e in entries).encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        write_in_two(fd, data, point)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Every whole entry; lines cut short by a crash are skipped with a warning (which names
-    the file and line numbers, never the content)."""
-    if not path.exists():
-        return []
-    out, torn = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace")
-                                  .splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            torn.append(number)
-            continue
-        if isinstance(entry, dict):
-            out.append(entry)
-        else:
-            torn.append(number)
-    if torn:
-        log.warning("%s: skipped %d unreadable line(s) (%s), left by a run that was killed "
-                    "while writing", path.name, len(torn), ", ".join(map(str, torn[:5])))
-    return out
-
-
 class Ledger:
     """Append-only record of receipts and per-run outcomes (no personal data: names of files,
     hashes, counts)."""
 
-    def __init__(self, home: Path):
-        self.home = home
-        self.path = home / "lake" / "ledger.jsonl"
+    def __init__(self, path: Path):
+        self.path = path
 
     def append(self, entry: dict) -> None:
         append_jsonl(self.path, entry, "ledger-append")
@@ -141,24 +95,36 @@ def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
     return found
 
 
-# (source, archived path, name as delivered) -> (kind, map, problem)
-Checker = Callable[[str, Path, str], tuple[str, str, str]]
+def check_receipt(feeds: FeedTable, maps: dict[str, ColumnMap], source: str, path: Path,
+                  file_name: str) -> tuple[str, str, str]:
+    """(kind, map, problem) for a file at receipt: its feed's kind is known, the file opens and
+    some column map of that kind fits it."""
+    feed = feeds.feed(source)
+    problem = feeds.kind_problem(source)
+    if problem:
+        return feed.kind, "", problem
+    try:
+        chosen = check_extract(path, feed.kind, maps, file_name, feed.map_name)
+    except ExtractError as exc:
+        return feed.kind, "", str(exc.naming(file_name))
+    return feed.kind, chosen.cmap.name, ""
 
 
-def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Checker,
+def archive_file(root: Path, raw: Path, source: str, path: Path, ledger: Ledger,
+                 feeds: FeedTable, maps: dict[str, ColumnMap],
                  now: datetime | None = None) -> Receipt:
-    """Copy one inbox file into the lake (once per distinct content), check it can be read as
-    its feed's kind, and record both in the ledger."""
+    """Copy one inbox file into the archive `raw` (once per distinct content), check it can be
+    read as its feed's kind, and record both in the ledger (paths relative to `root`)."""
     now = now or datetime.now(UTC)
     digest = sha256_of(path)
     duplicate = digest in ledger.known_hashes()
     day = now.strftime("%Y-%m-%d")
-    relative = Path("lake") / "raw" / source / day / f"{digest}{path.suffix.lower()}"
+    relative = (raw / source / day / f"{digest}{path.suffix.lower()}").relative_to(root)
     if duplicate:
         earlier = next(r for r in ledger.receipts() if r.sha256 == digest)
         relative = Path(earlier.archive_path)
     else:
-        target = home / relative
+        target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + PARTIAL)
         _copy_durably(path, tmp)
@@ -168,7 +134,7 @@ def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Che
                           "nothing was archived")
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
-    kind, map_name, problem = check(source, home / relative, path.name)
+    kind, map_name, problem = check_receipt(feeds, maps, source, root / relative, path.name)
     status = "duplicate" if duplicate else ("rejected" if problem else "accepted")
     receipt = Receipt(
         sha256=digest, source=source, file_name=path.name, size=path.stat().st_size,
@@ -181,14 +147,15 @@ def archive_file(home: Path, source: str, path: Path, ledger: Ledger, check: Che
 
 def _copy_durably(source: Path, target: Path) -> None:
     """Copy and fsync, so the inbox copy is only ever removed once the archive copy is on disk.
-    The crash tests stop it halfway (point `archive-copy`)."""
+    With a checkpoint hook installed, the first half is fsynced and point `archive-copy`
+    reached before the rest is copied."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with source.open("rb") as fh:
             _copy_bytes(fh, fd, os.fstat(fh.fileno()).st_size // 2)
-            if selected("archive-copy"):
+            if checkpoints.installed():
                 os.fsync(fd)
-                pause_point("archive-copy")
+                checkpoints.reached("archive-copy")
             _copy_bytes(fh, fd, None)
         os.fsync(fd)
     finally:
@@ -208,11 +175,10 @@ def _copy_bytes(fh, fd: int, limit: int | None) -> None:
             left -= len(block)
 
 
-def remove_partial_copies(home: Path) -> list[Path]:
+def remove_partial_copies(raw: Path) -> list[Path]:
     """Archive copies cut short by a killed run (`*.part`, never in the ledger); call it holding
     the run lock. The inbox still holds each such file, so the next receipt copies it again."""
     removed = []
-    raw = home / "lake" / "raw"
     if raw.exists():
         for path in sorted(raw.rglob(f"*{PARTIAL}")):
             path.unlink()
@@ -220,21 +186,21 @@ def remove_partial_copies(home: Path) -> list[Path]:
     return removed
 
 
-def receive_inbox(home: Path, check: Checker, now: datetime | None = None) -> list[Receipt]:
-    """Archive every file in the inbox, then remove it from the inbox.
+def receive_inbox(root: Path, inbox: Path, raw: Path, ledger: Ledger, feeds: FeedTable,
+                  maps: dict[str, ColumnMap], now: datetime | None = None) -> list[Receipt]:
+    """Archive every file in the inbox into `raw`, then remove it from the inbox.
 
     The inbox copy is removed only after the archive copy is verified, so a crash in between
     leaves the file in the inbox to be received (as a duplicate, harmlessly) next time.
     """
-    ledger = Ledger(home)
     receipts = []
-    for source, path in inbox_files(home / "inbox"):
-        receipts.append(archive_file(home, source, path, ledger, check, now))
+    for source, path in inbox_files(inbox):
+        receipts.append(archive_file(root, raw, source, path, ledger, feeds, maps, now))
         path.unlink()
     return receipts
 
 
-def current_extracts(receipts: list[Receipt], refresh: Callable[[str], str],
+def current_extracts(receipts: list[Receipt], feeds: FeedTable,
                      unusable: set[str] | frozenset[str] = frozenset()) -> list[Receipt]:
     """The accepted extracts a build uses, oldest first.
 
@@ -248,7 +214,7 @@ def current_extracts(receipts: list[Receipt], refresh: Callable[[str], str],
     for source in sorted({r.source for r in accepted}):
         mine = sorted((r for r in accepted if r.source == source),
                       key=lambda r: (r.received_at, r.file_name))
-        if refresh(source) == "full":
+        if feeds.feed(source).refresh == "full":
             last_day = max(Path(r.archive_path).parent.name for r in mine)
             mine = [r for r in mine if Path(r.archive_path).parent.name == last_day]
         chosen.extend(mine)

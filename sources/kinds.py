@@ -42,6 +42,11 @@ class Column:
     not_future: bool = False      # an event date that cannot lie after the extract date
     after: str | None = None      # this date/time cannot be before that column's (end >= start)
     min: int | None = None        # smallest allowed number
+    # person columns only (_person.yaml): how staging.person_record and linkage read them
+    key: bool = False             # names the record (record_key), not one of its values
+    keep_raw: bool = False        # person_record keeps the supplier's text as <name>_raw
+    aliases: str | None = None    # list column of the other values seen for the person
+    linkage: bool = False         # linkage compares records on it
 
     @property
     def duckdb_type(self) -> str:
@@ -77,8 +82,15 @@ def _columns(raw: dict) -> dict[str, Column]:
 
 
 @cache
+def load_person_columns() -> dict[str, Column]:
+    """The columns that identify a person, shared by every kind (_person.yaml): the one
+    definition of staging.person_record's values and of what linkage reads."""
+    return _columns(yaml.safe_load((KINDS_DIR / "_person.yaml").read_text()))
+
+
+@cache
 def load_kinds() -> dict[str, Kind]:
-    person = _columns(yaml.safe_load((KINDS_DIR / "_person.yaml").read_text()))
+    person = load_person_columns()
     kinds = {}
     for path in sorted(KINDS_DIR.glob("[!_]*.yaml")):
         raw = yaml.safe_load(path.read_text())

@@ -1,15 +1,31 @@
-"""Shared test fixtures. All data here is invented."""
+"""Shared test fixtures (the builders they use live in tests/builders/). All data here is
+invented."""
 
 from __future__ import annotations
 
 import os
-import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.builders.police_map import write_map
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the Prefect server is `slow` (marked here, before `-m` selects), and
+    the files holding slow tests run first: under `-n 2 --dist loadfile --no-loadscope-reorder`
+    the long end-to-end and crash files start at once on the two workers instead of last."""
+    for item in items:
+        if "prefect_harness" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
+    slow = Counter(item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.nodeid.split("::")[0]])     # stable within a file
+
 
 @pytest.fixture(scope="session")
 def prefect_harness():
@@ -21,48 +37,8 @@ def prefect_harness():
         yield
 
 
-POLICE_MAP = """
-name: test_police_rms
-kind: police
-supplier: Invented police records system used by the tests
-formats: {date: "%d/%m/%Y", datetime: "%d/%m/%Y %H:%M"}
-columns:
-  record_id: Occurrence Ref
-  occurrence_type: {column: Type, codes: {MISPER: MISSING, CRIME: CRIME}}
-  role: {value: VICTIM}
-  reported_at: Reported
-  missing_since: Last Seen
-  found_at: Found
-  offence_code: HO Code
-  cse_flag: CSE
-  suspect_count: Suspects
-  person_ref: Nominal
-  first_name: Forename
-  last_name: Surname
-  dob: DOB
-  sex: {column: Sex, translate: sex.words}
-  ethnicity: {column: SDE, translate: ethnicity.police_sde_18plus1}
-  ethnicity_observed: {column: IC, translate: police_observed_ethnicity.ic_codes}
-  postcode: Postcode
-"""
-
-POLICE_HEADER = ("Occurrence Ref,Type,Reported,Last Seen,Found,HO Code,CSE,Suspects,Nominal,"
-                 "Forename,Surname,DOB,Sex,SDE,IC,Postcode")
-
-
-def write_map(folder: Path, text: str = POLICE_MAP, name: str = "test_police_rms.yaml") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 @pytest.fixture
 def police_map_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "maps"
     write_map(folder)
     return folder
-
-
-def police_csv(rows: list[str], header: str = POLICE_HEADER) -> str:
-    return "\n".join([header, *rows]) + "\n"

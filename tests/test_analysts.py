@@ -16,7 +16,8 @@ import pytest
 
 from flows import keys
 from flows.home import Home
-from tests.test_returns import make_home
+from flows.settings import load_home_settings
+from tests.builders.return_home import AS_OF, make_home
 from warehouse.db import connect
 from warehouse.indicators import derive_indicator_events
 from warehouse.marts import build_marts
@@ -36,8 +37,6 @@ PSEUDONYM = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMN
 def home(tmp_path_factory):
     root = make_home(tmp_path_factory.mktemp("analyst"), "Kestrelford")
     con = connect(root / "warehouse" / "joinedup.duckdb")
-    from tests.test_returns import AS_OF
-
     derive_indicator_events(con, period_start=AS_OF.replace(year=2025, day=1, month=4),
                             period_end=AS_OF)
     build_marts(con, as_of=AS_OF)
@@ -157,7 +156,7 @@ def test_key_from_the_environment_comes_first(tmp_path, monkeypatch):
     key, origin = keys.resolve_key(home)
     assert key == b"environment key for tests only 42"
     assert origin == f"${keys.KEY_ENV}" and "42" not in origin
-    assert not keys.demo_key_path(home).exists()
+    assert not home.demo_key.exists()
     monkeypatch.setenv(keys.KEY_ENV, "too short")
     with pytest.raises(PseudonymKeyError):
         keys.resolve_key(home)
@@ -172,20 +171,20 @@ def test_key_from_a_prefect_secret_block(prefect_harness, tmp_path, no_key, monk
     Secret(value=value).save(name, overwrite=True)
     key, origin = keys.resolve_key(home)
     assert key == value.encode() and origin == f"Prefect Secret block '{name}'"
-    assert not keys.demo_key_path(home).exists()
+    assert not home.demo_key.exists()
     # the block name can also come from joinedup.yaml
     monkeypatch.delenv(keys.BLOCK_ENV)
     home.root.mkdir(parents=True, exist_ok=True)
     (home.root / "joinedup.yaml").write_text(f"keys:\n  pseudonym_secret_block: {name}\n")
-    assert keys.resolve_key(home)[0] == value.encode()
-    assert not keys.demo_key_path(home).exists()
+    assert keys.resolve_key(home, load_home_settings(home).key_settings)[0] == value.encode()
+    assert not home.demo_key.exists()
 
 
 def test_demo_key_is_generated_private_and_reused(prefect_harness, tmp_path, no_key, caplog):
     home = Home(tmp_path / "home")
     with caplog.at_level(logging.INFO, logger="joinedup"):
         key, origin = keys.resolve_key(home)
-    path = keys.demo_key_path(home)
+    path = home.demo_key
     assert path.is_file() and origin == f"demo key file {path}"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert oct(path.parent.stat().st_mode & 0o777) == "0o700"

@@ -123,7 +123,7 @@ def deliver(tmp_path: Path, name: str, data: bytes | str, *, folder: str = "poli
     if receipt.status != "accepted":
         return out
     run_id = f"run{len(list(home.builds.glob('*.duckdb')))}"
-    build = steps.new_build(home, run_id, as_of=date(2026, 3, 31), settings={})
+    build = steps.new_build(home, run_id, as_of=date(2026, 3, 31))
     out.ingest = steps.ingest_extract(build, home, receipt, 1, RUN_DATE)
     con = connect(build, read_only=True)
     try:

@@ -4,17 +4,18 @@ One small synthetic home (invented children only). The story, in order:
 
 1. a baseline nightly run publishes (in this process, against the session's Prefect server);
 2. `joinedup run` is started as a real subprocess seven times and SIGKILLed *inside* a step, at
-   the points marked in the code (sources/crashpoints.py), each deeper in the run than the one
-   before: halfway through appending the run ledger's `started` line, halfway through copying
-   a newly delivered file into the archive, halfway through appending its receipt to the
-   ledger, with a DuckDB transaction open on the build while loading the first extract, during
-   linkage (its candidate pairs scored, its people not yet clustered), between writing the
-   marts and the publication tables, and finally just after the rename that publishes (paused
-   on the way between the staging link and the rename, where nothing is published yet). After
-   each kill: the published file is byte-for-byte the baseline (after the last, it is that
-   run's complete build, with the baseline's tables), no archive file under its final name is
-   incomplete, both ledgers still parse, and each next run gets past the point where the one
-   before died;
+   the checkpoints marked in the code (sources/common/checkpoints.py; the hook that pauses there
+   is tests/crash_hook.py, installed by tests/run_cli_with_crash_hook.py), each deeper in the
+   run than the one before: halfway through appending the run ledger's `started` line, halfway
+   through copying a newly delivered file into the archive, halfway through appending its
+   receipt to the ledger, with a DuckDB transaction open on the build while loading the first
+   extract, during linkage (its candidate pairs scored, its people not yet clustered), between
+   writing the marts and the publication tables, and finally just after the rename that
+   publishes (paused on the way between the staging link and the rename, where nothing is
+   published yet). After each kill: the published file is byte-for-byte the baseline (after the
+   last, it is that run's complete build, with the baseline's tables), no archive file under its
+   final name is incomplete, both ledgers still parse, and each next run gets past the point
+   where the one before died;
 3. the next run succeeds while another process holds the published file open read-only for the
    whole run, querying it all the time; it removes the killed runs' orphans and partial copies,
    records the killed-after-publishing run as recovered, and publishes the same tables, person
@@ -39,12 +40,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows import keys, runlog
+from flows import run_ledger
 from flows.cli import app
 from flows.home import Home
 from flows.nightly import nightly
 from sources.archive import Ledger
 from sources.synth import generate
+from tests.crash_hook import PAUSE_ENV, PAUSE_MARKER, RESUME_ENV, TRACE_MARKER
 from warehouse.db import connect
 
 AS_OF = date(2026, 10, 31)
@@ -124,17 +126,17 @@ def run_and_kill(home: Home, log: Path, pauses: list[str], on_pause=None,
     `on_pause(point)` and let it go on; SIGKILL it at the last one. Returns what it printed."""
     resume = log.with_suffix(".resume")
     resume.write_text("")
-    env = {**os.environ, "PREFECT_API_URL": api_url(), "JOINEDUP_RESUME_FILE": str(resume),
-           "JOINEDUP_PAUSE_BEFORE": ",".join(pauses),
+    env = {**os.environ, "PREFECT_API_URL": api_url(), RESUME_ENV: str(resume),
+           PAUSE_ENV: ",".join(pauses),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false"}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--home",
-                                 str(home.root), "--as-of", AS_OF.isoformat()],
+        proc = subprocess.Popen([sys.executable, "-m", "tests.run_cli_with_crash_hook", "run",
+                                 "--home", str(home.root), "--as-of", AS_OF.isoformat()],
                                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     try:
         for i, point in enumerate(pauses):
-            while f"JOINEDUP-PAUSED {point}" not in log.read_text(errors="replace"):
+            while f"{PAUSE_MARKER} {point}" not in log.read_text(errors="replace"):
                 assert proc.poll() is None, f"run ended before {point}:\n" \
                                             f"{log.read_text()[-3000:]}"
                 assert time.monotonic() < deadline, f"never reached {point}"
@@ -169,7 +171,7 @@ def crash_state(home: Home) -> dict:
     """What a killed run left: the published file, builds, staging links, archive copies
     (partial `*.part`, and any under a final name whose bytes do not match that name), and
     whether both ledgers still read."""
-    raw = home.lake / "raw"
+    raw = home.raw
     archived = [p for p in raw.rglob("*") if p.is_file()]
     return {
         "sha": sha256(home.live), "run_id": run_id_of(home.live),
@@ -181,12 +183,12 @@ def crash_state(home: Home) -> dict:
         "partial": sorted(p.name for p in archived if p.name.endswith(".part")),
         "invalid": sorted(p.name for p in archived if not p.name.endswith(".part")
                           and sha256(p) != p.name.split(".")[0]),
-        "receipts": len(Ledger(home.root).receipts()),
-        "runs": len(runlog.runs(home)),
-        "torn": {"ledger": torn_lines(home.lake / "ledger.jsonl"),
-                 "runs": torn_lines(runlog.path(home))},
-        "ends_torn": {"ledger": not (home.lake / "ledger.jsonl").read_bytes().endswith(b"\n"),
-                      "runs": not runlog.path(home).read_bytes().endswith(b"\n")},
+        "receipts": len(Ledger(home.ledger).receipts()),
+        "runs": len(run_ledger.runs(home)),
+        "torn": {"ledger": torn_lines(home.ledger),
+                 "runs": torn_lines(home.run_ledger)},
+        "ends_torn": {"ledger": not home.ledger.read_bytes().endswith(b"\n"),
+                      "runs": not home.run_ledger.read_bytes().endswith(b"\n")},
         "inbox": sorted(p.name for p in home.inbox.rglob("*") if p.is_file()),
     }
 
@@ -194,8 +196,9 @@ def crash_state(home: Home) -> dict:
 @pytest.fixture(scope="module")
 def story(prefect_harness, tmp_path_factory):
     root = tmp_path_factory.mktemp("crash") / "home"
-    generate(root, children=CHILDREN, seed=11, as_of=AS_OF)
     home = Home(root)
+    generate(home.inbox, home.truth_records, home.population, children=CHILDREN, seed=11,
+             as_of=AS_OF)
     snaps = tmp_path_factory.mktemp("crash-snaps")
     out: dict = {"home": home}
 
@@ -282,14 +285,14 @@ def test_each_kill_landed_inside_its_step(story):
     for name in ("ingest-write", "link", "derive-write"):
         assert len(seen[name]["builds"]) == 2, (name, seen[name]["builds"])
     # killed inside linkage, its pairs scored: the run never reached the next step
-    assert "JOINEDUP-AT link-scoring" in printed["link"]
-    assert "JOINEDUP-AT derive" not in printed["link"]
-    assert "JOINEDUP-AT pseudonymise" not in printed["derive-write"]
+    assert f"{TRACE_MARKER} link-scoring" in printed["link"]
+    assert f"{TRACE_MARKER} derive" not in printed["link"]
+    assert f"{TRACE_MARKER} pseudonymise" not in printed["derive-write"]
 
 
 def test_next_run_succeeds_and_cleans_orphans(story):
     home: Home = story["home"]
-    runs = runlog.runs(home)
+    runs = run_ledger.runs(home)
     assert [r["status"] for r in runs] == ["published", *["incomplete"] * 5, "published",
                                            "published"]
     recovered = story["after_kill"]["swapped"]["run_id"]
@@ -326,14 +329,13 @@ def test_analyst_pseudonyms_are_stable_and_keyed_outside_the_warehouse(story):
     assert len(baseline) > 100 and all(row[0] for row in baseline)
     assert analyst_children(story["next"]) == baseline        # same key, same children
     # no Secret block or variable in the tests: the demo key, private to the home
-    key_file = keys.demo_key_path(home)
+    key_file = home.demo_key
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     key = key_file.read_text().strip()
     assert len(key) >= 32
     ids = {p for _, p in person_ids(story["next"])}
     assert not {row[0] for row in baseline} & ids
-    for path in (story["baseline"], story["next"], home.lake / "runs.jsonl",
-                 home.lake / "ledger.jsonl"):
+    for path in (story["baseline"], story["next"], home.run_ledger, home.ledger):
         assert key.encode() not in path.read_bytes(), path
     for printed in story["printed"].values():
         assert key not in printed
@@ -341,7 +343,7 @@ def test_analyst_pseudonyms_are_stable_and_keyed_outside_the_warehouse(story):
 
 def test_run_ledger_lineage_and_runs_command(story):
     home: Home = story["home"]
-    last = runlog.runs(home)[-1]
+    last = run_ledger.runs(home)[-1]
     assert last["extracts"] and all(len(e["extract_id"]) == 64 for e in last["extracts"])
     assert all(e["rows_in"] == e["rows_loaded"] + e["rows_quarantined"]
                for e in last["extracts"])
@@ -362,7 +364,7 @@ def test_run_ledger_lineage_and_runs_command(story):
 
 def test_rollback_swaps_kept_builds(story):
     home: Home = story["home"]
-    first, last = runlog.runs(home)[0]["run_id"], runlog.runs(home)[-1]["run_id"]
+    first, last = run_ledger.runs(home)[0]["run_id"], run_ledger.runs(home)[-1]["run_id"]
     runner = CliRunner()
     recovered = story["after_kill"]["swapped"]["run_id"]
     result = runner.invoke(app, ["rollback", "--home", str(home.root)])
@@ -386,7 +388,7 @@ def test_rebuild_from_archive_alone_reproduces_the_publication(story):
     assert result.exit_code == 0, (result.output, result.exception)
     assert publish_tables(home.live) == publish_tables(story["baseline"])
     assert person_ids(home.live) == person_ids(story["baseline"])
-    assert runlog.runs(home)[-1]["kind"] == "rebuild"
+    assert run_ledger.runs(home)[-1]["kind"] == "rebuild"
     assert oct(home.root.stat().st_mode & 0o777) == "0o700"
     for build in home.builds.glob("*.duckdb"):
         assert oct(build.stat().st_mode & 0o777) == "0o600"

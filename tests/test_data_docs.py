@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
 
 from flows import steps
 from flows.home import Home
-from tests.conftest import police_csv, write_map
+from tests.builders.police_map import police_csv, write_map
 
 ROW = ("OCC{n},MISPER,01/03/2026 10:00,01/03/2026 08:00,01/03/2026 20:00,,,,NOM{n},Zorbelia,"
        "Quenthorpe,{dob},Female,W1,IC1,ZX1 1AA")
@@ -24,7 +25,7 @@ def test_validating_an_extract_writes_the_runs_data_docs_without_values(tmp_path
     (folder / "rms_march.csv").write_text(police_csv([
         ROW.format(n=1, dob="03/04/2012"), ROW.format(n=2, dob="31/02/2012")]))
     (receipt,) = steps.receive(home, now=datetime(2026, 3, 10, tzinfo=UTC))
-    build = steps.new_build(home, "run42", as_of=date(2026, 3, 31), settings={})
+    build = steps.new_build(home, "run42", as_of=date(2026, 3, 31))
     outcome = steps.ingest_extract(build, home, receipt, 1, date(2026, 4, 1))
 
     assert outcome.status == "loaded" and outcome.rows_quarantined == 1
@@ -78,7 +79,7 @@ def _run_two_extracts(tmp_path) -> Home:
         ROW.format(n=1, dob="03/04/2012"), ROW.format(n=2, dob="31/02/2012")]))
     (folder / "rms_april.csv").write_text(police_csv([ROW.format(n=3, dob="05/06/2011")]))
     receipts = steps.receive(home, now=datetime(2026, 3, 10, tzinfo=UTC))
-    build = steps.new_build(home, "run43", as_of=date(2026, 3, 31), settings={})
+    build = steps.new_build(home, "run43", as_of=date(2026, 3, 31))
     outcomes = [steps.ingest_extract(build, home, r, seq, date(2026, 4, 1))
                 for seq, r in enumerate(receipts, start=1)]
     assert sorted(o.rows_quarantined for o in outcomes) == [0, 1]
@@ -126,5 +127,5 @@ def test_the_home_index_leads_to_each_validation_result(tmp_path):
     assert len(results) == 2
     assert all((run_index.parent / unquote(v)).is_file() for v in results)
     assert any("rms%20march.csv" in v for v in results)        # spaces survive as %20
-    assert "dob must be a date in the map&#x27;s format: 1 row(s)" in text
+    assert "dob must be a date in the map's format: 1 row(s)" in unescape(text)
     assert "rows quarantined" in text and "Zorbelia" not in text

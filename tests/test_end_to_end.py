@@ -38,8 +38,8 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.home import Home
 from flows.nightly import nightly
-from flows.steps import default_as_of, reporting_period
 from flows.summary import print_summary
+from sources.common.periods import default_as_of, reporting_period
 from sources.synth import generate
 from warehouse.db import connect
 
@@ -63,6 +63,8 @@ ADDRESS_COLUMNS = {"Home Address", "Address Line 1", "AddressLine1", "Address"}
 NHS_COLUMNS = {"NHS Number"}
 IDENTIFYING = NAME_COLUMNS | DOB_COLUMNS | POSTCODE_COLUMNS | ADDRESS_COLUMNS | NHS_COLUMNS
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
+
+pytestmark = pytest.mark.slow       # three real nightly runs: minutes
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -198,7 +200,7 @@ def prefect_records(home: Path) -> dict[str, list[str]]:
 def read_extract(path: Path) -> pd.DataFrame:
     """A generated extract read independently of the product's readers (all cells as text)."""
     if path.suffix == ".xlsx":
-        raw = pd.read_excel(path, header=None, dtype=str)
+        raw = pd.read_excel(path, header=None, dtype=str, engine="calamine")   # 9x openpyxl
         header_at = next(i for i, r in raw.iterrows() if "Record ID" in set(r.dropna()))
         body = raw.iloc[header_at + 1:].copy()
         body.columns = list(raw.iloc[header_at])
@@ -254,14 +256,34 @@ def identifying_strings(extracts: list[Path], not_personal: set[str]) -> set[str
     return {s for s in found if s.lower() not in vocabulary and s not in not_personal}
 
 
+def identifier_pattern(identifiers: set[str]) -> re.Pattern:
+    """Any of the identifiers, in any case, not inside a longer word or number. The alternatives
+    are laid out as a trie, so at each position the engine follows only the branches that match
+    (a flat alternation of thousands of strings took half a minute over the Data Docs pages);
+    the longest identifier that fits is preferred, as it was in the flat, longest-first one."""
+    trie: dict = {}
+    for word in identifiers:
+        node = trie
+        for ch in word:
+            low = ch.lower()       # IGNORECASE treats a character and its lower case alike
+            node = node.setdefault(low if len(low) == 1 else ch, {})
+        node[""] = {}
+
+    def alternatives(node: dict) -> str:
+        branches = [re.escape(ch) + alternatives(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(rf"(?<![A-Za-z0-9])({alternatives(trie)})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
 def personal_hits(texts: list[str], identifiers: set[str]) -> list[str]:
     """Each identifying string found in the texts, with a little of its context."""
     text = "\n".join(texts)
-    words = sorted(identifiers, key=len, reverse=True)
-    alternatives = "|".join(map(re.escape, words))
-    pattern = re.compile(rf"(?<![A-Za-z0-9])({alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
     return [text[max(0, m.start() - 60): m.end() + 20].replace("\n", " ")
-            for m in pattern.finditer(text)]
+            for m in identifier_pattern(identifiers).finditer(text)]
 
 
 def make_row_faulty(path: Path, column: str, value: str) -> str:
@@ -296,8 +318,9 @@ class Synthetic:
 def synthetic(tmp_path_factory) -> Synthetic:
     root = tmp_path_factory.mktemp("e2e") / "home"
     as_of = default_as_of(datetime.now(UTC).date())
-    generation = generate(root, children=CHILDREN, seed=SEED, as_of=as_of)
     home = Home(root)
+    generation = generate(home.inbox, home.truth_records, home.population, children=CHILDREN,
+                          seed=SEED, as_of=as_of)
     extracts = sorted(p for p in home.inbox.rglob("*") if p.is_file())
     police = next(p for p in extracts if p.parent.name == "police")
     make_row_faulty(police, FAULTY_COLUMN, FAULTY_VALUE)
@@ -595,7 +618,6 @@ def test_no_personal_data_in_prefect_artifacts_parameters_or_logs(first_run, sec
     """Everything the Prefect server keeps about the three runs (including `joinedup run`'s,
     whose flow run the test never held) carries no child's details, nor the pseudonymisation
     key."""
-    from flows import keys
 
     home = synthetic.home
     records = prefect_records(home.root)
@@ -608,7 +630,7 @@ def test_no_personal_data_in_prefect_artifacts_parameters_or_logs(first_run, sec
     assert "loaded" in logs and "published" in logs and "failed" in logs
     assert "pseudonymised" in logs
     identifiers = set(synthetic.identifiers)
-    key_file = keys.demo_key_path(home)
+    key_file = home.demo_key
     if key_file.exists():                       # no key configured in the tests: the demo key
         key = key_file.read_text().strip()
         identifiers.add(key)

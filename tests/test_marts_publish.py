@@ -9,20 +9,23 @@ from datetime import date, datetime
 
 import pytest
 
-from tests.test_indicators import P_END, P_START, add_event, add_person, derive, link, new_warehouse
+from tests.builders.warehouse_rows import (
+    P_END,
+    P_START,
+    add_event,
+    add_extract,
+    add_person,
+    derive,
+    insert,
+    link,
+    new_warehouse,
+)
 from warehouse.db import scalar
 from warehouse.disclosure import DisclosureError, is_primary
 from warehouse.exports import export_csv, guard_cell
 from warehouse.marts import build_marts
 from warehouse.publish import breakdown_dimensions, publish_tables
 from warehouse.settings import load_settings
-
-
-def add_extract(con, extract_id: str, kind: str, received: datetime) -> None:
-    con.execute(
-        "INSERT INTO meta.extract VALUES (?, ?, ?, 'map', 'file.csv', 'archive', ?, 1, 1, 0)",
-        [extract_id, kind, kind, received],
-    )
 
 
 def profile(con, person_id: str) -> dict:
@@ -315,9 +318,10 @@ def test_export_csv(tmp_path):
     bigger_cohort(con)
     run_all(con)
     # a value a spreadsheet would run as a formula, in a table of our own
-    con.execute("INSERT INTO publish.indicator_status VALUES "
-                "(DATE '2025-04-01', DATE '2026-03-31', 'LA', 'IZZ', '0', 'label', 'CP', "
-                "'zero', '=HYPERLINK(\"x\")')")
+    insert(con, "publish.indicator_status", {
+        "period_start": date(2025, 4, 1), "period_end": date(2026, 3, 31), "feed": "LA",
+        "indicator": "IZZ", "inquiry_number": "0", "indicator_label": "label", "dataset": "CP",
+        "status": "zero", "note": '=HYPERLINK("x")'})
     paths = export_csv(con, tmp_path / "out")
     names = sorted(p.name for p in paths)
     assert names == ["data_completeness.csv", "feed_overlap.csv", "indicator_breakdown.csv",

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from flows import runlog
+from flows import run_ledger
 from flows.home import Home
 from flows.nightly import notify, summary_markdown
-from flows.serve import DEFAULT_NIGHTLY_CRON, DEFAULT_QUARTERLY_CRON, quarterly_flow
-from flows.steps import clean_orphans, keep_builds
+from flows.serve import quarterly_flow
+from flows.settings import ScheduleSettings, SettingsError, load_home_settings
+from flows.steps import clean_orphans
 from warehouse import swap
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def test_failed_run_posts_to_the_webhook(prefect_harness, tmp_path):
     home = Home(tmp_path / "home").ensure()
     with Receiver() as receiver:
         (home.root / "joinedup.yaml").write_text(f"notify:\n  webhook_url: {receiver.url}\n")
-        with swap.run_lock(home.warehouse_dir):
+        with swap.run_lock(home.run_lock):
             state = nightly(home=str(home.root), return_state=True)
     assert state.is_failed()
     assert isinstance(state.result(raise_on_failure=False), swap.RunInProgressError)
@@ -97,34 +98,34 @@ def test_summary_markdown_has_counts_only():
 
 def test_keep_builds_setting(tmp_path):
     home = Home(tmp_path / "home").ensure()
-    assert keep_builds(home) == 7
-    (home.root / "joinedup.yaml").write_text("warehouse:\n  keep_builds: 2\n")
-    assert keep_builds(home) == 2
-    (home.root / "joinedup.yaml").write_text("warehouse:\n  keep_builds: 0\n")
-    with pytest.raises(ValueError, match="keep_builds"):
-        keep_builds(home)
+    assert load_home_settings(home).warehouse.keep_builds == 7
+    home.settings_file.write_text("warehouse:\n  keep_builds: 2\n")
+    assert load_home_settings(home).warehouse.keep_builds == 2
+    home.settings_file.write_text("warehouse:\n  keep_builds: 0\n")
+    with pytest.raises(SettingsError, match="keep_builds"):
+        load_home_settings(home)
 
 
 def test_publish_keeps_n_builds_and_orphans_are_cleaned(tmp_path):
     home = Home(tmp_path / "home").ensure()
     names = [f"2026010{i}T000000000000Z" for i in range(1, 6)]
     for name in names:
-        runlog.append(home, {"event": "started", "run_id": name})
+        run_ledger.append(home, {"event": "started", "run_id": name})
         build = home.builds / f"{name}.duckdb"
         build.write_bytes(name.encode())
         swap.publish_build(build, home.live, keep=3)
-        runlog.append(home, {"event": "finished", "run_id": name, "status": "published"})
+        run_ledger.append(home, {"event": "finished", "run_id": name, "status": "published"})
     assert sorted(p.stem for p in home.builds.glob("*.duckdb")) == names[-3:]
     assert home.live.read_bytes() == names[-1].encode()
     # a killed run's build + WAL, a staging link, and a build from before the run ledger
-    runlog.append(home, {"event": "started", "run_id": "20260106T000000000000Z"})
+    run_ledger.append(home, {"event": "started", "run_id": "20260106T000000000000Z"})
     (home.builds / "20260106T000000000000Z.duckdb").write_bytes(b"half")
     (home.builds / "20260106T000000000000Z.duckdb.wal").write_bytes(b"wal")
     os.link(home.builds / f"{names[-1]}.duckdb", home.warehouse_dir / ".joinedup.duckdb.x.tmp")
     (home.builds / "20251231T000000000000Z.duckdb").write_bytes(b"old")
-    with swap.run_lock(home.warehouse_dir):
+    with swap.run_lock(home.run_lock):
         removed = clean_orphans(home)
-        with pytest.raises(swap.RunInProgressError), swap.run_lock(home.warehouse_dir):
+        with pytest.raises(swap.RunInProgressError), swap.run_lock(home.run_lock):
             pass
     assert sorted(p.name for p in removed) == [".joinedup.duckdb.x.tmp",
                                                "20260106T000000000000Z.duckdb",
@@ -136,12 +137,12 @@ def test_publish_keeps_n_builds_and_orphans_are_cleaned(tmp_path):
 
 def test_killed_between_swap_and_ledger_is_recovered_not_removed(tmp_path):
     home = Home(tmp_path / "home").ensure()
-    runlog.append(home, {"event": "started", "run_id": "20260101T000000000000Z"})
+    run_ledger.append(home, {"event": "started", "run_id": "20260101T000000000000Z"})
     build = home.builds / "20260101T000000000000Z.duckdb"
     build.write_bytes(b"x")
     swap.publish_build(build, home.live)
     assert clean_orphans(home) == [] and build.exists()
-    assert runlog.runs(home)[0]["status"] == "published"
+    assert run_ledger.runs(home)[0]["status"] == "published"
 
 
 def test_serve_registers_deployments_with_schedules(prefect_harness, tmp_path):
@@ -160,9 +161,9 @@ def test_serve_registers_deployments_with_schedules(prefect_harness, tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--home",
                                  str(home.root)], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-    expected = {"nightly": DEFAULT_NIGHTLY_CRON}
+    expected = {"nightly": ScheduleSettings().nightly}
     if quarterly_flow() is not None:
-        expected["quarterly-return"] = DEFAULT_QUARTERLY_CRON
+        expected["quarterly-return"] = ScheduleSettings().quarterly
     try:
         found: dict = {}
         deadline = time.monotonic() + 120

@@ -9,7 +9,7 @@ from sources.errors import ExtractError
 from sources.mapping import apply_map
 from sources.parsing import infer_date_format
 from sources.readers import detect_encoding, open_source
-from tests.conftest import POLICE_HEADER, police_csv
+from tests.builders.police_map import POLICE_HEADER, police_csv
 
 ROW = ("OCC1,MISPER,01/02/2026 10:30,01/02/2026 08:00,02/02/2026 09:15,,N,,NOM1,Zoë,Smith,"
        "03/04/2012,Female,W1,IC1,zx47qp")

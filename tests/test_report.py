@@ -6,14 +6,16 @@ from __future__ import annotations
 import html
 import re
 
-from tests.test_returns import expected_tables, make_home
+from flows.home import Home
+from flows.steps import write_return
+from tests.builders.return_home import expected_tables, make_home
 from warehouse.report import LIST_COLUMNS, PERIOD_COLUMNS
-from warehouse.returns import COMPUTED_TABLES, RETURN_TABLES, build_return
+from warehouse.returns import COMPUTED_TABLES, RETURN_TABLES
 
 
 def test_report_numbers_equal_the_publish_tables_and_it_is_self_contained(tmp_path):
     home = make_home(tmp_path, "Kestrelford")
-    result = build_return(home, "2025Q2")
+    result = write_return(Home(home), "2025Q2")
     text = result.report.read_text(encoding="utf-8")
     expected = expected_tables(home, tmp_path, (result.period_start, result.period_end))
     # every published row except the long breakdown is printed as a table row, cell by cell

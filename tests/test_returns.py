@@ -4,30 +4,21 @@ against formula injection, and a quarter the data does not cover is refused."""
 from __future__ import annotations
 
 import csv
-import shutil
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.test_indicators import add_person, link
-from tests.test_publication_tables import build_missing_cohort
-from warehouse.db import connect
-from warehouse.indicators import derive_indicator_events
-from warehouse.marts import build_marts
-from warehouse.publish import publish_tables
+from flows.home import Home
+from flows.steps import write_return
+from tests.builders.return_home import expected_tables, make_home
 from warehouse.returns import (
     COMPUTED_TABLES,
     RETURN_TABLES,
     ReturnError,
-    build_return,
     last_complete_quarter,
     parse_quarter,
 )
-from warehouse.schema import create_schema
-
-AS_OF = date(2026, 3, 31)
 
 
 def test_quarters():
@@ -40,52 +31,14 @@ def test_quarters():
         parse_quarter("2026-07")
 
 
-def make_home(tmp_path: Path, partnership: str = "=HYPERLINK(\"x\")") -> Path:
-    home = tmp_path / "home"
-    (home / "warehouse").mkdir(parents=True)
-    (home / "joinedup.yaml").write_text(f"partnership: {{name: '{partnership}'}}\n")
-    con = connect(home / "warehouse" / "joinedup.duckdb")
-    create_schema(con)
-    build_missing_cohort(con)
-    for i in range(12):     # enough school-only children for some unsuppressed cells
-        add_person(con, "school", f"q{i}", dob=date(2012, 1, 1), sex="F")
-    link(con, {f"school:q{i}": f"Q{i}" for i in range(12)})
-    con.execute("INSERT INTO meta.extract VALUES ('x1', 'police', 'police', 'map', "
-                "'-police.csv', 'a', ?, 10, 10, 0)", [datetime(2026, 4, 2)])
-    con.execute("INSERT INTO meta.run VALUES ('run-1', 'test', ?, ?, ?, ?, ?, '{}')",
-                [datetime(2026, 4, 2), datetime(2026, 4, 2), AS_OF, date(2025, 4, 1), AS_OF])
-    con.close()
-    return home
-
-
-def expected_tables(home: Path, tmp_path: Path, period) -> dict:
-    """The publish tables for the quarter, computed independently in another copy (the sheets
-    computed for the return alone, such as the trend, are checked on their own)."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    copy = tmp_path / "check.duckdb"
-    shutil.copyfile(home / "warehouse" / "joinedup.duckdb", copy)
-    con = connect(copy)
-    derive_indicator_events(con, period_start=period[0], period_end=period[1])
-    build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1])
-    publish_tables(con, as_of=period[1], period_start=period[0], period_end=period[1])
-    out = {}
-    for _sheet, table, _title in RETURN_TABLES:
-        if table in COMPUTED_TABLES:
-            continue
-        result = con.execute(f"SELECT * FROM publish.{table} WHERE period_start = ?",
-                             [period[0]])
-        out[table] = ([d[0] for d in result.description], result.fetchall())
-    con.close()
-    return out
-
-
 def _text(v) -> str:
     return v.isoformat() if isinstance(v, date) else ("" if v is None else str(v))
 
 
+@pytest.mark.slow            # each return recomputes eight quarters for the trend
 def test_return_workbook_and_csv_equal_the_publish_tables(tmp_path):
     home = make_home(tmp_path)
-    result = build_return(home, "2025Q2")
+    result = write_return(Home(home), "2025Q2")
     assert result.period_start == date(2025, 4, 1) and result.period_end == date(2025, 6, 30)
     expected = expected_tables(home, tmp_path, (result.period_start, result.period_end))
     wb = load_workbook(result.workbook)
@@ -118,12 +71,13 @@ def test_return_workbook_and_csv_equal_the_publish_tables(tmp_path):
     assert not list((home / "warehouse" / "tmp").glob("return-*"))   # the copy is gone
 
 
+@pytest.mark.slow            # each return recomputes eight quarters for the trend
 def test_trend_sheet_repeats_each_quarters_own_publication(tmp_path):
     """Every trend value is what that quarter's own publication prints (Table 9's "k or more"
     and the missing-episode measures), and quarters before a feed's records are ':' with a
     note, never a zero."""
     home = make_home(tmp_path, "Kestrelford")
-    result = build_return(home, "2026Q1")        # the test's records start in 2025Q2
+    result = write_return(Home(home), "2026Q1")        # the test's records start in 2025Q2
     sheet = list(load_workbook(result.workbook)["Trend"].iter_rows(values_only=True))
     ix = {c: i for i, c in enumerate(sheet[1])}
     body = [{c: r[i] for c, i in ix.items()} for r in sheet[2:]]
@@ -159,11 +113,12 @@ def test_trend_sheet_repeats_each_quarters_own_publication(tmp_path):
 def test_quarter_after_the_data_is_refused(tmp_path):
     home = make_home(tmp_path, "Kestrelford")
     with pytest.raises(ReturnError, match="after the published warehouse"):
-        build_return(home, "2026Q2")
+        write_return(Home(home), "2026Q2")
     with pytest.raises(ReturnError, match="not found"):
-        build_return(tmp_path / "nowhere", "2025Q2")
+        write_return(Home(tmp_path / "nowhere"), "2025Q2")
 
 
+@pytest.mark.slow            # each return recomputes eight quarters for the trend
 def test_return_cli(tmp_path):
     from typer.testing import CliRunner
 

@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 from flows import steps
 from flows.cli import app
 from flows.home import Home
+from flows.settings import HomeSettings
 from linkage import run_linkage
-from linkage.decisions import append_decisions, decisions_path, load_latest, read_decisions
+from linkage.decisions import append_decisions, load_latest, read_decisions
 from linkage.evaluate import evaluate_decisions
-from tests.test_linkage import DUPLICATES, TWINS, background, load_staging, person
+from tests.builders.linkage_records import DUPLICATES, TWINS, background, load_staging, person
 from warehouse import swap
 from warehouse.db import connect
 from warehouse.schema import create_schema
@@ -43,14 +44,14 @@ WIDE_QUEUE = {"review": {"low": 0.0, "include_vetoed_above": 0.0}}
 
 def build(home: Home, run_id: str, records=RECORDS, settings=WIDE_QUEUE) -> dict:
     """One nightly build of the linkage part, published by the same swap as the flow's."""
-    path = steps.build_path(home, run_id)
+    path = home.build(run_id)
     con = connect(path)
     try:
         create_schema(con)
         load_staging(con, records)
     finally:
         con.close()
-    summary = steps.link(path, home, settings)
+    summary = steps.link(path, home, HomeSettings(linkage=settings))
     swap.publish_build(path, home.live, keep=3)
     return summary
 
@@ -110,7 +111,7 @@ def test_decide_writes_an_owner_only_file_outside_the_warehouse(reviewed):
     for result, text in reviewed["outputs"]:
         assert result.exit_code == 0, result.output
         assert "applies from the next run" in text
-    path = decisions_path(home.root)
+    path = home.decisions
     assert path.parent == home.root / "review"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(home.root.stat().st_mode) == 0o700
@@ -160,7 +161,7 @@ def test_decisions_survive_a_rebuild_and_decided_pairs_leave_the_queue(reviewed)
 
 
 def test_latest_decision_wins(tmp_path):
-    path = decisions_path(tmp_path)
+    path = Home(tmp_path).decisions
     append_decisions(path, [{"record_key_l": "b:2", "record_key_r": "a:1", "decision": "match"}])
     append_decisions(path, [{"record_key_l": "a:1", "record_key_r": "b:2",
                              "decision": "non-match"}])
@@ -177,7 +178,7 @@ def test_evaluate_counts_decisions_applied_and_held_out(reviewed, tmp_path):
     held_out = [("health:T3", "social:T3", "match"),          # the model links them
                 ("education:T1", "health:T1", "non_match")]   # the model links them too
     decisions = pd.concat([
-        load_latest(decisions_path(home.root))[["record_key_l", "record_key_r", "decision"]],
+        load_latest(home.decisions)[["record_key_l", "record_key_r", "decision"]],
         pd.DataFrame(held_out, columns=["record_key_l", "record_key_r", "decision"]),
     ], ignore_index=True)
     con = connect(home.live, read_only=True)
@@ -223,7 +224,7 @@ def test_export_fill_in_import(reviewed, tmp_path):
     queue.to_csv(out, index=False)
     good, _ = cli("import", str(out), "--home", str(home.root), "--by", "reviewer2")
     assert good.exit_code == 0, good.output
-    stored = load_latest(decisions_path(home.root))
+    stored = load_latest(home.decisions)
     assert stored[["record_key_l", "record_key_r", "decision", "by"]].values.tolist() == [
         [queue.loc[0, "record_key_l"], queue.loc[0, "record_key_r"], "non_match", "reviewer2"]]
 
@@ -259,7 +260,7 @@ def test_match_decision_wins_over_a_twin_veto_but_not_over_a_reviewers_non_match
 
 def test_a_decision_after_a_torn_line_is_not_lost(tmp_path):
     """A crash cut the last decision short; the next one recorded still counts."""
-    path = decisions_path(tmp_path)
+    path = Home(tmp_path).decisions
     append_decisions(path, [{"record_key_l": "a:1", "record_key_r": "b:2", "decision": "match"}])
     with path.open("a") as fh:
         fh.write('{"record_key_l": "a:1", "rec')

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.home import Home
-from tests.conftest import POLICE_HEADER, write_map
+from tests.builders.police_map import POLICE_HEADER, write_map
 
 ROW = ("OCC{n},MISPER,01/02/2026 10:30,01/02/2026 08:00,02/02/2026 09:15,,N,,NOM{n},Zorbelia,"
        "Quenthorpe,03/04/2012,F,W1,IC1,ZX4 7QP")

@@ -9,7 +9,7 @@ from pathlib import Path
 from flows import steps
 from flows.home import Home
 from sources.archive import Ledger
-from tests.conftest import police_csv, write_map
+from tests.builders.police_map import police_csv, write_map
 from warehouse.db import connect
 
 GOOD_ROWS = [
@@ -34,7 +34,7 @@ def _deliver(home: Home, name: str, text: str) -> None:
 
 
 def _ingest(home: Home, receipts, run_id: str) -> list[steps.ExtractOutcome]:
-    build = steps.new_build(home, run_id, as_of=date(2026, 3, 31), settings={})
+    build = steps.new_build(home, run_id, as_of=date(2026, 3, 31))
     return [steps.ingest_extract(build, home, r, seq, date(2026, 4, 1))
             for seq, r in enumerate(receipts, start=1)]
 
@@ -61,7 +61,7 @@ def test_truncated_redelivery_falls_back_to_the_previous_good_delivery(tmp_path)
 
     steps.record_outcomes(home, "run1", outcomes)
     assert [r.file_name for r in steps.plan_extracts(home)] == ["rms_march.csv"]
-    assert outcomes[0].extract_id in Ledger(home.root).unusable_hashes()
+    assert outcomes[0].extract_id in Ledger(home.ledger).unusable_hashes()
 
 
 def test_receipt_check_names_the_delivered_file(tmp_path):
@@ -80,12 +80,12 @@ def test_a_feed_received_long_before_the_period_end_is_late_not_supplied(tmp_pat
     statuses = {}
     for as_of in (date(2026, 3, 31), date(2026, 6, 30)):       # 21 and 112 days after receipt
         run_id = f"run-{as_of:%m}"
-        build = steps.new_build(home, run_id, as_of=as_of, settings={})
+        build = steps.new_build(home, run_id, as_of=as_of)
         for seq, receipt in enumerate(steps.plan_extracts(home), start=1):
             steps.ingest_extract(build, home, receipt, seq, as_of)
         steps.finish_staging(build)
         steps.link(build, home)
-        steps.derive_and_publish(build, as_of, {})
+        steps.derive_and_publish(build, as_of)
         con = connect(build, read_only=True)
         try:
             statuses[as_of.month] = dict(con.execute(

@@ -23,8 +23,9 @@ import pytest
 from typer.testing import CliRunner
 
 from expectations.validate import validate_extract
-from sources.column_maps import choose_map, load_maps
-from sources.mapping import apply_map
+from flows.home import Home
+from sources.column_maps import load_maps
+from sources.extract import check_extract, read_extract
 from sources.readers import open_source
 from sources.synth import FAULTS, SUPPLIERS, _with_ids, generate, population
 from sources.synth.names import variant_table
@@ -46,25 +47,34 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 # --- helpers ---------------------------------------------------------------------------------
 
+def generate_into(out: Path, **kwargs) -> dict:
+    """The generator writing a ready home at `out`, as `joinedup synth OUT` does."""
+    home = Home(out)
+    return generate(home.inbox, home.truth_records, home.population, **kwargs)
+
+
+def rows_key(out: Path, path: Path) -> str:
+    """How the generator's summary names an extract: its path inside the inbox."""
+    return str(path.relative_to(Home(out).inbox))
+
+
 def extract_file(out: Path, source: str) -> Path:
-    files = sorted(p for p in (out / "inbox" / source).iterdir() if p.is_file())
+    files = sorted(p for p in (Home(out).inbox / source).iterdir() if p.is_file())
     assert len(files) == 1, f"expected one file in inbox/{source}, found {files}"
     return files[0]
 
 
 def ingest(path: Path, kind: str, maps: dict):
-    """The chain flows/steps.py uses: the receipt check chooses a map with no hints, then
+    """The chain the nightly run uses: the receipt check chooses a map with no hints, then
     ingestion re-opens the file with that map's file hints, names the map and applies it."""
-    checked = open_source(path)
-    chosen, _ = choose_map(checked.peek(), kind, maps, path.name)
-    source_file = open_source(path, chosen.file)
-    cmap, header_row = choose_map(source_file.peek(), kind, maps, path.name, chosen.name)
-    raw = source_file.read(header_row)
-    return source_file, cmap, header_row, raw, apply_map(raw, cmap, path.name)
+    chosen = check_extract(path, kind, maps, path.name)
+    extract = read_extract(path, kind, maps, path.name, chosen.cmap.name)
+    assert extract.cmap.name == chosen.cmap.name and extract.raw.header_row == chosen.header_row
+    return extract, extract.cmap, extract.raw.header_row, extract.raw, extract.mapped
 
 
 def read_truth(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "truth" / "records.csv", dtype=str, keep_default_na=False)
+    return pd.read_csv(Home(out).truth_records, dtype=str, keep_default_na=False)
 
 
 def raw_person_refs(out: Path, source: str, maps: dict) -> set[str]:
@@ -101,7 +111,7 @@ def maps():
 @pytest.fixture(scope="module")
 def native(tmp_path_factory):
     out = tmp_path_factory.mktemp("native")
-    return out, generate(out, children=CHILDREN, seed=SEED, as_of=AS_OF)
+    return out, generate_into(out, children=CHILDREN, seed=SEED, as_of=AS_OF)
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +124,13 @@ def native_mapped(native, maps):
 def parquet(tmp_path_factory):
     """The native fixture's population, written as Parquet."""
     out = tmp_path_factory.mktemp("parquet")
-    return out, generate(out, children=CHILDREN, seed=SEED, as_of=AS_OF, file_format="parquet")
+    return out, generate_into(out, children=CHILDREN, seed=SEED, as_of=AS_OF, file_format="parquet")
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     out = tmp_path_factory.mktemp("big")
-    return out, generate(out, children=BIG_CHILDREN, seed=BIG_SEED, as_of=AS_OF,
+    return out, generate_into(out, children=BIG_CHILDREN, seed=BIG_SEED, as_of=AS_OF,
                          file_format="parquet")
 
 
@@ -143,7 +153,7 @@ def cli_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def other_seed(tmp_path_factory):
     out = tmp_path_factory.mktemp("other_seed")
-    return out, generate(out, children=CHILDREN, seed=SEED + 1, as_of=AS_OF)
+    return out, generate_into(out, children=CHILDREN, seed=SEED + 1, as_of=AS_OF)
 
 
 def _files(out: Path) -> list[Path]:
@@ -155,7 +165,9 @@ def test_same_seed_gives_identical_files_and_truth(native, cli_run):
     files = _files(a)
     assert files == _files(b)
     text_files = [f for f in files if f.suffix == ".csv"]
-    assert {f.parts[0] for f in text_files} == {"inbox", "truth", "reference"}
+    home = Home(a)
+    assert {f.parts[0] for f in text_files} == {
+        p.relative_to(a).parts[0] for p in (home.inbox, home.truth, home.population)}
     for rel in text_files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
     workbooks = [f for f in files if f.suffix == ".xlsx"]
@@ -221,14 +233,14 @@ def test_different_seed_gives_different_output(native, other_seed):
 
 def test_inbox_layout_and_native_formats(native):
     out, summary = native
-    assert sorted(p.name for p in (out / "inbox").iterdir()) == sorted(SOURCES)
+    assert sorted(p.name for p in Home(out).inbox.iterdir()) == sorted(SOURCES)
     for source in SOURCES:
         path = extract_file(out, source)
         assert path.suffix == NATIVE_SUFFIX[source], path
         assert path.name.endswith(f"_{AS_OF:%Y%m%d}{path.suffix}")
-    assert set(summary["rows"]) == {str(extract_file(out, s).relative_to(out)) for s in SOURCES}
-    assert (out / "truth" / "records.csv").is_file()
-    assert (out / "reference" / "population_estimate.csv").is_file()
+    assert set(summary["rows"]) == {rows_key(out, extract_file(out, s)) for s in SOURCES}
+    assert Home(out).truth_records.is_file()
+    assert Home(out).population.is_file()
 
 
 def test_social_care_csv_is_windows_1252(native):
@@ -290,14 +302,15 @@ def test_parquet_format_writes_the_same_tables_as_parquet(parquet, native, nativ
         path = extract_file(out, source)
         assert path.suffix == ".parquet", path
         frame = pd.read_parquet(path)
-        assert len(frame) == summary["rows"][str(path.relative_to(out))]
+        assert len(frame) == summary["rows"][rows_key(out, path)]
         _, _, _, raw, _ = native_mapped[source]
         assert list(frame.columns) == raw.header      # same supplier layout as the native file
         if source in ("police", "yot"):               # UTF-8 text in both: the very same cells
             text = pd.read_csv(extract_file(native_out, source), dtype=str,
                                keep_default_na=False, encoding="utf-8-sig")
             assert frame.fillna("").astype(object).equals(text.astype(object)), source
-    assert not list((out / "inbox").rglob("*.csv")) and not list((out / "inbox").rglob("*.xlsx"))
+    inbox = Home(out).inbox
+    assert not list(inbox.rglob("*.csv")) and not list(inbox.rglob("*.xlsx"))
 
 
 # --- 3. ingestion through the real read / map path ----------------------------------------------
@@ -322,8 +335,7 @@ def _check_mapped(source: str, cmap, mapped, expected_rows: int) -> None:
 def test_native_extract_ingests_with_its_synthetic_map(native, native_mapped, source):
     out, summary = native
     _, cmap, _, _, mapped = native_mapped[source]
-    rel = str(extract_file(out, source).relative_to(out))
-    _check_mapped(source, cmap, mapped, summary["rows"][rel])
+    _check_mapped(source, cmap, mapped, summary["rows"][rows_key(out, extract_file(out, source))])
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -331,7 +343,7 @@ def test_parquet_extract_ingests_with_its_synthetic_map(parquet, maps, source):
     out, summary = parquet
     path = extract_file(out, source)
     _, cmap, _, _, mapped = ingest(path, source, maps)
-    _check_mapped(source, cmap, mapped, summary["rows"][str(path.relative_to(out))])
+    _check_mapped(source, cmap, mapped, summary["rows"][rows_key(out, path)])
 
 
 # --- 4. ground truth ------------------------------------------------------------------------------
@@ -505,8 +517,8 @@ def test_cli_synth_writes_the_inbox_and_prints_no_personal_data(cli_run, native,
         assert path.suffix == NATIVE_SUFFIX[source]
         rel = str(path.relative_to(out))
         assert rel in compact
-        assert f"{rel}:{summary['rows'][rel]:,}rows" in compact     # the counts it wrote
-    assert (out / "truth" / "records.csv").is_file()
+        assert f"{rel}:{summary['rows'][rows_key(out, path)]:,}rows" in compact  # counts written
+    assert Home(out).truth_records.is_file()
     # same arguments as the native fixture, so the same people are in the files
     assert extract_file(out, "police").read_bytes() == extract_file(
         native[0], "police").read_bytes()

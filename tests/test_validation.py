@@ -9,7 +9,7 @@ from sources.column_maps import choose_map, load_maps
 from sources.kinds import get_kind
 from sources.mapping import apply_map
 from sources.readers import open_source
-from tests.conftest import police_csv
+from tests.builders.police_map import police_csv
 
 GOOD = ("OCC{n},MISPER,01/02/2026 10:30,01/02/2026 08:00,02/02/2026 09:15,,N,,NOM{n},Ava,Stone,"
         "03/04/2012,F,W1,IC1,ZX4 7QP")
@@ -75,7 +75,7 @@ def test_suite_only_checks_columns_the_map_provides():
 
 def test_code_list_not_yet_in_force_at_the_extract_date_is_quarantined(tmp_path):
     # an extract made in January 2024 cannot carry the M/F/U list that began in April 2024
-    from tests.conftest import POLICE_MAP, write_map
+    from tests.builders.police_map import POLICE_MAP, write_map
 
     maps = tmp_path / "maps"
     write_map(maps, POLICE_MAP.replace("translate: sex.words", "translate: sex.mfu"))
@@ -121,3 +121,23 @@ def test_columns_mapped_with_inline_codes_get_no_date_check(tmp_path, police_map
 ])
 def test_formula_like_pattern(value, formula):
     assert bool(re.search(FORMULA_LIKE, value)) is formula
+
+
+def test_period_rules_on_29_february():
+    from sources.common.periods import default_as_of, reporting_period, years_before
+
+    assert years_before(date(2024, 2, 29), 1) == date(2023, 2, 28)
+    assert years_before(date(2024, 2, 29), 4) == date(2020, 2, 29)
+    assert reporting_period(date(2024, 2, 29)) == (date(2023, 3, 1), date(2024, 2, 29))
+    assert reporting_period(date(2026, 10, 31)) == (date(2025, 11, 1), date(2026, 10, 31))
+    assert default_as_of(date(2026, 3, 1)) == date(2026, 2, 28)
+    assert default_as_of(date(2024, 3, 15)) == date(2024, 2, 29)
+
+
+def test_validation_settings_merge_deeply():
+    from sources.common.mappings import deep_merge
+
+    base = {"max_age_years": 25, "nested": {"a": 1, "b": [1, 2]}}
+    merged = deep_merge(base, {"nested": {"b": [3]}, "max_age_years": 18})
+    assert merged == {"max_age_years": 18, "nested": {"a": 1, "b": [3]}}
+    assert base == {"max_age_years": 25, "nested": {"a": 1, "b": [1, 2]}}

@@ -18,15 +18,11 @@ from typing import Any
 
 import duckdb
 
+from sources.common.sqlfiles import SqlFiles, reset_variables, set_variables, table_exists
 from sources.kinds import load_kinds
 from warehouse.settings import Indicator, Settings, SettingsError, load_settings
-from warehouse.sqlfiles import (
-    read_sql,
-    reset_variables,
-    run_sql,
-    set_variables,
-    table_exists,
-)
+
+SQL = SqlFiles.beside(__file__)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +36,7 @@ def period_label(period_start: date, period_end: date) -> str:
 
 
 def ensure_indicator_tables(con: duckdb.DuckDBPyConnection) -> None:
-    run_sql(con, "ddl/indicators.sql")
+    SQL.run(con, "ddl/indicators.sql")
 
 
 def newest_receipt(con: duckdb.DuckDBPyConnection, kind: str) -> date | None:
@@ -96,21 +92,21 @@ def _unpopulated_columns(
 def _prepare_session(
     con: duckdb.DuckDBPyConnection, settings: Settings, period_start: date, period_end: date
 ) -> None:
-    run_sql(con, "support/macros.sql")
-    run_sql(con, "support/session.sql")
+    SQL.run(con, "support/macros.sql")
+    SQL.run(con, "support/session.sql")
     for term, spec in settings.school_terms.items():
         con.execute(
             "INSERT INTO ind_school_term VALUES (?, ?, ?, ?)",
             [term, int(spec["month"]), int(spec["day"]), int(spec.get("year_offset", 0))],
         )
     linked = table_exists(con, "linkage", "person")
-    run_sql(con, "support/child_map_linked.sql" if linked else "support/child_map_unlinked.sql")
+    SQL.run(con, "support/child_map_linked.sql" if linked else "support/child_map_unlinked.sql")
     set_variables(con, {"period_start": period_start, "period_end": period_end})
 
 
 def _check_variables(indicator: Indicator, params: dict[str, Any]) -> None:
     """Every getvariable() in the rule must be given, so no rule silently reads a NULL."""
-    wanted = set(_GETVARIABLE.findall(read_sql(f"indicators/{indicator.sql}")))
+    wanted = set(_GETVARIABLE.findall(SQL.read(f"indicators/{indicator.sql}")))
     missing = wanted - _RUN_VARIABLES - set(params)
     if missing:
         raise SettingsError(
@@ -128,7 +124,7 @@ def _derive_one(
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ind_candidate AS "
-            + read_sql(f"indicators/{indicator.sql}")
+            + SQL.read(f"indicators/{indicator.sql}")
         )
     finally:
         reset_variables(con, list(params))
@@ -148,7 +144,7 @@ def _derive_one(
             f"indicator {indicator.code}: {indicator.sql} returned {outside} events dated "
             "outside the period"
         )
-    run_sql(con, "support/age_gate.sql")
+    SQL.run(con, "support/age_gate.sql")
     con.execute(
         "INSERT INTO staging.indicator_event "
         "SELECT ?, ?, source, record_key, person_key, ?, ?, event_date, detail "

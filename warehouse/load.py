@@ -8,26 +8,45 @@ identifying data lives in one table only.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from sources.common.sqlfiles import SqlFiles
 from sources.kinds import Kind
+from warehouse.schema import person_aliases, person_raw, person_values
 
-SQL_DIR = Path(__file__).parent / "sql" / "load"
-PERSON_ROW_COLUMNS = [
-    "first_name", "middle_names", "last_name", "preferred_name", "former_last_name", "dob",
-    "sex", "ethnicity", "ethnicity_observed", "postcode", "address", "nhs_number", "upn",
-    "la_child_id", "disability",
-]
-PERSON_RAW_COLUMNS = ["first_name", "last_name", "dob", "sex", "ethnicity", "postcode",
-                      "nhs_number", "upn"]
+SQL = SqlFiles.beside(__file__)
 ORDER_STRIDE = 10_000_000  # rows per extract in the ordering key
 
 
+def _person_row_columns() -> dict[str, str]:
+    return {**person_values(), **{f"{name}_raw": "VARCHAR" for name in person_raw()}}
+
+
+def person_row_sql() -> str:
+    columns = ",\n    ".join(f"{name} {ddl}" for name, ddl in _person_row_columns().items())
+    return SQL.filled("load/person_row.sql", person_row_columns=columns)
+
+
+def person_record_sql() -> str:
+    """The fold of staging.person_row into staging.person_record, its columns from the YAML."""
+    sep = ",\n        "
+    aliases = person_aliases()
+    seen = {column: f"seen_{column}" for column in aliases.values()}
+    record_values = [*_person_row_columns(),
+                     *(f"list_filter({seen[column]}, lambda x: x IS DISTINCT FROM {column}) "
+                       f"AS {alias}" for alias, column in aliases.items())]
+    return SQL.filled(
+        "load/person_record.sql",
+        latest_values=sep.join(f"arg_max({c}, ord) AS {c}" for c in _person_row_columns()),
+        seen_values=sep.join(f"list_distinct(list({c}) FILTER (WHERE {c} IS NOT NULL)) AS {s}"
+                             for c, s in seen.items()),
+        record_values=",\n    ".join(record_values))
+
+
 def start_loading(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute((SQL_DIR / "person_row.sql").read_text())
+    con.execute(person_row_sql())
 
 
 def _cast(name: str, ddl_type: str) -> str:
@@ -62,14 +81,10 @@ def load_rows(con: duckdb.DuckDBPyConnection, kind: Kind, source: str, extract_i
     persons = {"source": "VARCHAR", "kind": "VARCHAR", "person_ref": "VARCHAR",
                "record_key": "VARCHAR", "extract_id": "VARCHAR", "ord": "BIGINT"}
     frame["kind"] = kind.name
-    for name in PERSON_ROW_COLUMNS:
-        persons[name] = kind.person_columns[name].duckdb_type
+    for name, ddl_type in _person_row_columns().items():
+        persons[name] = ddl_type
         if name not in frame:
             frame[name] = None
-    for name in PERSON_RAW_COLUMNS:
-        persons[f"{name}_raw"] = "VARCHAR"
-        if f"{name}_raw" not in frame:
-            frame[f"{name}_raw"] = None
 
     con.register("incoming", frame)
     try:
@@ -88,7 +103,7 @@ def load_rows(con: duckdb.DuckDBPyConnection, kind: Kind, source: str, extract_i
 
 
 def finish_loading(con: duckdb.DuckDBPyConnection) -> int:
-    con.execute((SQL_DIR / "person_record.sql").read_text())
+    con.execute(person_record_sql())
     con.execute("DROP TABLE staging.person_row")
     return con.execute("SELECT count(*) FROM staging.person_record").fetchall()[0][0]
 

@@ -15,21 +15,23 @@ from typing import Any
 import duckdb
 
 from sources.codes import load_table
+from sources.common.sqlfiles import SqlFiles, set_variables, table_exists
 from sources.kinds import load_kinds
 from warehouse.indicators import ensure_indicator_tables
 from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
-from warehouse.sqlfiles import run_sql, set_variables, table_exists
+
+SQL = SqlFiles.beside(__file__)
 
 log = logging.getLogger(__name__)
 
 
 def ensure_mart_tables(con: duckdb.DuckDBPyConnection) -> None:
-    run_sql(con, "ddl/marts.sql")
+    SQL.run(con, "ddl/marts.sql")
 
 
 def _prepare_session(con: duckdb.DuckDBPyConnection, s: Settings) -> None:
-    run_sql(con, "support/macros.sql")
-    run_sql(con, "marts/session.sql")
+    SQL.run(con, "support/macros.sql")
+    SQL.run(con, "marts/session.sql")
     pub = s.publication
     con.executemany(
         "INSERT INTO mart_catalogue VALUES (?, ?, ?)",
@@ -91,8 +93,8 @@ def build_marts(
             f"DELETE FROM {table} WHERE period_start = ? AND period_end = ?",
             [period_start, period_end],
         )
-    run_sql(con, "marts/child_indicator.sql")
-    run_sql(con, "marts/child_profile.sql")
+    SQL.run(con, "marts/child_indicator.sql")
+    SQL.run(con, "marts/child_profile.sql")
     unlinked = con.execute(
         "SELECT count(*) FROM staging.indicator_event e "
         "WHERE e.period_start = ? AND e.period_end = ? AND NOT EXISTS "

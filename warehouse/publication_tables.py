@@ -23,15 +23,16 @@ from typing import Any
 
 import duckdb
 
+from sources.common.sqlfiles import SqlFiles, reset_variables, set_variables
 from sources.kinds import load_kinds
 from warehouse.disclosure import Cell, Equation, render, render_percent, render_rate
 from warehouse.settings import Settings, SettingsError
-from warehouse.sqlfiles import read_sql, reset_variables, set_variables
+
+SQL = SqlFiles.beside(__file__)
 
 log = logging.getLogger(__name__)
 
 NOT_AVAILABLE = ":"
-POPULATION_FILE = Path("reference") / "population_estimate.csv"
 
 MISSING_FROM = [("HOME", "from home"), ("CARE", "from care"),
                 ("OTHER", "from elsewhere or not known")]
@@ -78,26 +79,16 @@ class Population:
                    if min_age <= age <= max_age and (sex is None or sx == sex))
 
 
-def population_path(con: duckdb.DuckDBPyConnection, s: Settings) -> Path | None:
-    """The population file: the `population_file` setting, else reference/population_estimate.csv
-    of the home the warehouse file sits in (warehouse/joinedup.duckdb or warehouse/builds/x)."""
+def population_path(s: Settings) -> Path | None:
+    """The population file named by the `population_file` setting (the nightly run and the
+    return name the home's own estimate there when the partnership names none)."""
     configured = s.publication.get("population_file")
-    if configured:
-        path = Path(str(configured)).expanduser()
-        if not path.exists():
-            raise SettingsError(f"population_file {path} does not exist")
-        return path
-    rows = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    if not rows or not rows[0][0]:
+    if not configured:
         return None
-    db = Path(rows[0][0]).resolve()
-    for parent in list(db.parents)[1:3]:
-        candidate = parent / POPULATION_FILE
-        if candidate.exists():
-            return candidate
-    return None
+    path = Path(str(configured)).expanduser()
+    if not path.exists():
+        raise SettingsError(f"population_file {path} does not exist")
+    return path
 
 
 def read_population(path: Path) -> Population:
@@ -132,15 +123,9 @@ def rate_ages(s: Settings) -> tuple[int, int]:
     return int(ages["min"]), int(ages["max"])
 
 
-def population_estimate(con: duckdb.DuckDBPyConnection, s: Settings) -> Population | None:
-    path = population_path(con, s)
+def population_estimate(s: Settings) -> Population | None:
+    path = population_path(s)
     return None if path is None else read_population(path)
-
-
-def population_for(con: duckdb.DuckDBPyConnection, s: Settings) -> int | None:
-    """Children aged rate_ages, the denominator of rates that are not split by age or sex."""
-    estimate = population_estimate(con, s)
-    return None if estimate is None else estimate.total(*rate_ages(s))
 
 
 # ---------------------------------------------------------------- helpers
@@ -176,12 +161,12 @@ def _missing(con, s: Settings, period, population: int | None, t: ExtraTables) -
     }
     set_variables(con, variables)
     try:
-        con.execute(read_sql("publish/missing_episodes.sql"))
+        con.execute(SQL.read("publish/missing_episodes.sql"))
         episodes = con.execute(
             "SELECT feed, missing_from, missing_type, duration, rhi_offer, rhi_response, "
             "rhi_within_72h FROM pub_missing_episode"
         ).fetchall()
-        children = con.execute(read_sql("publish/missing_children.sql")).fetchall()
+        children = con.execute(SQL.read("publish/missing_children.sql")).fetchall()
         con.execute("DROP TABLE IF EXISTS pub_missing_episode")
     finally:
         reset_variables(con, list(variables))
@@ -279,7 +264,7 @@ def _missing(con, s: Settings, period, population: int | None, t: ExtraTables) -
 def _overlap_and_linkage(con, s: Settings, t: ExtraTables) -> None:
     feed_of = _feed_of_kind()
     feeds = _feeds()
-    records = con.execute(read_sql("publish/child_feeds.sql")).fetchall()
+    records = con.execute(SQL.read("publish/child_feeds.sql")).fetchall()
     child_feeds: dict[str, set[str]] = {}
     for child_key, kind, _record_key, _linked in records:
         child_feeds.setdefault(child_key, set()).add(feed_of.get(kind, kind))
@@ -364,7 +349,7 @@ def _overlap_and_linkage(con, s: Settings, t: ExtraTables) -> None:
 def _completeness(con, s: Settings, t: ExtraTables) -> None:
     feed_of = _feed_of_kind()
     labels = {str(k): str(v) for k, v in (s.publication.get("completeness_fields") or {}).items()}
-    rows = con.execute(read_sql("publish/completeness.sql")).fetchall()
+    rows = con.execute(SQL.read("publish/completeness.sql")).fetchall()
     counted = {(kind, fld): (records, missing) for kind, records, fld, missing in rows}
     link_ids = t.builders.get("_link_ids", {})
     specs = []

@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from sources.codes import CODES_DIR, load_table
+from sources.common.sqlfiles import SqlFiles
 from warehouse.disclosure import (
     Cell,
     DisclosureError,
@@ -43,7 +44,8 @@ from warehouse.publication_tables import (
     rate_ages,
 )
 from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
-from warehouse.sqlfiles import run_sql
+
+SQL = SqlFiles.beside(__file__)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class CellTable:
 
 
 def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
-    run_sql(con, "ddl/publish.sql")
+    SQL.run(con, "ddl/publish.sql")
 
 
 # ---------------------------------------------------------------- Tables 8 and 9
@@ -296,7 +298,7 @@ def publish_tables(
     available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
     threshold = s.disclosure_threshold
     system = build_cell_system(s, profile, by_indicator, demog, available)
-    estimate = population_estimate(con, s)
+    estimate = population_estimate(s)
     population = None if estimate is None else estimate.total(*rate_ages(s))
     extra = build_extra_tables(con, s, period, population)
     system.cells.extend(extra.cells)
@@ -369,7 +371,7 @@ def publish_tables(
         "population_year": None if estimate is None else estimate.year,
         "rounding": s.rounding,
     }
-    run_sql(con, "ddl/analyst.sql")
+    SQL.run(con, "ddl/analyst.sql")
     log.info(
         "published %s: %d cells, %d primary and %d secondary suppressions",
         summary["period"], summary["cells"], summary["primary_suppressed"],

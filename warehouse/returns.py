@@ -20,7 +20,6 @@ No Prefect here: flows/quarterly.py wraps `build_return` in a flow.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import shutil
@@ -31,15 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
+from warehouse.build import latest_run, publish_period
 from warehouse.exports import guard_cell, write_guarded_csv
-from warehouse.publication_tables import POPULATION_FILE
+from warehouse.settings import Settings
 from warehouse.trend import TREND_COLUMNS, quarters_up_to, trend_rows, trend_settings
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PARTNERSHIP = "Partnership name not set (add `partnership: {name: ...}` to joinedup.yaml)"
 
 # Sheet name (at most 31 characters) -> publish table, in the fixed order of the return.
 RETURN_TABLES: list[tuple[str, str, str]] = [
@@ -95,7 +92,7 @@ class ReturnResult:
     quarter: str
     period_start: date
     period_end: date
-    workbook: Path
+    workbook: Path | None           # None when only the report was asked for
     csv_dir: Path
     csv_files: list[Path]
     report: Path | None
@@ -104,60 +101,22 @@ class ReturnResult:
     summary: dict = field(repr=False)
 
 
-def _home_settings(home: Path) -> dict:
-    path = home / "joinedup.yaml"
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text()) or {}
-    return data if isinstance(data, dict) else {}
+@dataclass(frozen=True)
+class ReturnPlaces:
+    """Where a return reads and writes: the published warehouse, a scratch folder for its copy
+    (which holds personal data, so it stays beside the warehouse) and the quarter's folder."""
 
-
-def _with_home_population(settings: dict, home: Path) -> dict:
-    """The return works on a copy of the warehouse outside the home's own layout, where the
-    home's reference/population_estimate.csv would not be found: name it explicitly."""
-    from warehouse.settings import as_document, load_settings
-
-    estimate = home / POPULATION_FILE
-    if load_settings(settings.get("publication")).publication.get("population_file") or \
-            not estimate.exists():
-        return settings
-    out = copy.deepcopy(settings)
-    section = dict(as_document(out.get("publication") or {}))
-    section.setdefault("publication", {})["population_file"] = str(estimate)
-    out["publication"] = section
-    return out
-
-
-def partnership_name(settings: dict) -> str:
-    value = settings.get("partnership")
-    if isinstance(value, dict):
-        value = value.get("name")
-    return str(value) if value else DEFAULT_PARTNERSHIP
-
-
-def _publish_period(con: duckdb.DuckDBPyConnection, period: tuple[date, date],
-                    settings: dict) -> dict:
-    from warehouse.indicators import derive_indicator_events
-    from warehouse.marts import build_marts
-    from warehouse.publish import publish_tables
-
-    derive_indicator_events(con, period_start=period[0], period_end=period[1],
-                            settings=settings.get("indicators"))
-    build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1],
-                settings=settings.get("marts"))
-    return publish_tables(con, as_of=period[1], period_start=period[0], period_end=period[1],
-                          settings=settings.get("publication"))
+    live: Path
+    work_dir: Path
+    out_dir: Path
 
 
 def compute_period_tables(
-    live: Path, work_dir: Path, period: tuple[date, date], settings: dict
+    live: Path, work_dir: Path, period: tuple[date, date], s: Settings
 ) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
     """Derive and publish the period's tables (and the earlier quarters of the trend) in a copy
     of the warehouse; returns (table -> (columns, rows)), the publication summary and facts for
     the cover sheet."""
-    from warehouse.settings import load_settings
-
-    s = load_settings(settings.get("publication"))
     quarters = quarters_up_to(period, trend_settings(s)["quarters"])
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="return-") as tmp:
@@ -165,18 +124,16 @@ def compute_period_tables(
         shutil.copyfile(live, snapshot)
         con = duckdb.connect(str(snapshot))
         try:
-            run = con.execute(
-                "SELECT run_id, as_of FROM meta.run ORDER BY started_at DESC LIMIT 1"
-            ).fetchall()
-            if not run:
+            run = latest_run(con)
+            if run is None:
                 raise ReturnError(f"{live} has no meta.run row: not a finished build")
-            run_id, as_of = run[0]
+            run_id, as_of = run
             if period[1] > as_of:
                 raise ReturnError(
                     f"the quarter ends {period[1]}, after the published warehouse's reporting "
                     f"date {as_of}: its data has not all arrived; run the nightly flow for a "
                     "later date or choose an earlier quarter")
-            summary = _publish_period(con, period, settings)
+            summary = publish_period(con, *period, s)["publication"]
             tables = {}
             for _sheet, table, _title in RETURN_TABLES:
                 if table in COMPUTED_TABLES:
@@ -187,7 +144,7 @@ def compute_period_tables(
                 tables[table] = ([d[0] for d in result.description], result.fetchall())
             for quarter in quarters:
                 if quarter != period:
-                    _publish_period(con, quarter, settings)
+                    publish_period(con, *quarter, s)
             trend = trend_rows(con, s, quarters) if quarters else []
             tables["trend"] = (list(TREND_COLUMNS),
                                [tuple(r[c] for c in TREND_COLUMNS) for r in trend])
@@ -222,14 +179,13 @@ def suppression_notes(s) -> list[tuple[str, str]]:
     return rows
 
 
-def _cover(quarter: str, period, settings: dict, facts: dict, tables, summary) -> list:
-    from warehouse.settings import load_settings
+def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tables,
+           summary) -> list:
     from warehouse.trend import quarter_name
 
-    s = load_settings(settings.get("publication"))
     rows = [
         ("Return", "Joined Up quarterly return: children presenting with CSE indicators"),
-        ("Partnership", partnership_name(settings)),
+        ("Partnership", partnership),
         ("Quarter", quarter),
         ("Period start", period[0].isoformat()),
         ("Period end", period[1].isoformat()),
@@ -319,32 +275,34 @@ def write_csvs(out_dir: Path, tables: dict, cover: list) -> list[Path]:
     return paths
 
 
-def build_return(
-    home: Path | str, quarter: str | None = None, *, today: date | None = None,
-    report: bool = True,
-) -> ReturnResult:
-    """Write <home>/exports/returns/<quarter>/return_<quarter>.xlsx, the CSVs beside it and
-    (report=True) the HTML report; returns what was written."""
-    home = Path(home)
+def resolve_quarter(quarter: str | None, today: date | None = None) -> str:
+    """'2026q3' -> '2026Q3'; None -> the last complete calendar quarter."""
     quarter = quarter or last_complete_quarter(today or datetime.now(UTC).date())
+    return quarter_label(parse_quarter(quarter)[0])
+
+
+def build_return(quarter: str, places: ReturnPlaces, catalogue: Settings, partnership: str,
+                 *, tables: bool = True,
+                 report: bool = True) -> ReturnResult:
+    """Write into `places.out_dir` the quarter's workbook and CSVs (tables=True) and its HTML
+    report (report=True); returns what was written."""
     period = parse_quarter(quarter)
     quarter = quarter_label(period[0])
-    live = home / "warehouse" / "joinedup.duckdb"
-    if not live.exists():
-        raise ReturnError(f"{live} not found: run `joinedup run` first")
-    settings = _with_home_population(_home_settings(home), home)
-    tables, summary, facts = compute_period_tables(live, home / "warehouse" / "tmp", period,
-                                                   settings)
-    cover = _cover(quarter, period, settings, facts, tables, summary)
-    out_dir = home / "exports" / "returns" / quarter
-    workbook = write_workbook(out_dir / f"return_{quarter}.xlsx", cover, tables)
-    csv_files = write_csvs(out_dir, tables, cover)
-    report_path = None
+    if not places.live.exists():
+        raise ReturnError(f"{places.live} not found: run `joinedup run` first")
+    computed, summary, facts = compute_period_tables(places.live, places.work_dir, period,
+                                                     catalogue)
+    cover = _cover(quarter, period, catalogue, partnership, facts, computed, summary)
+    out_dir = places.out_dir
+    workbook, csv_files, report_path = None, [], None
+    if tables:
+        workbook = write_workbook(out_dir / f"return_{quarter}.xlsx", cover, computed)
+        csv_files = write_csvs(out_dir, computed, cover)
     if report:
         from warehouse.report import write_report
 
         report_path = write_report(out_dir / f"report_{quarter}.html", quarter, period, cover,
-                                   tables, settings)
+                                   computed, catalogue)
     log.info("quarterly return %s written to %s", quarter, out_dir)
     return ReturnResult(quarter, period[0], period[1], workbook, out_dir, csv_files,
-                        report_path, tables, cover, summary)
+                        report_path, computed, cover, summary)

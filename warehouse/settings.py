@@ -8,17 +8,18 @@ records in meta.run.settings_json, so every published table can be traced to its
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from sources.codes import load_table
+from sources.common.mappings import deep_merge
+from sources.common.periods import reporting_period
 from sources.kinds import load_kinds
 from warehouse.disclosure import ROUNDING_BASES
 
@@ -112,16 +113,6 @@ class Settings:
     def to_json(self) -> str:
         """The merged document, for meta.run.settings_json (no personal data in it)."""
         return json.dumps(self.document, sort_keys=True, default=str)
-
-
-def deep_merge(base: Mapping, override: Mapping) -> dict:
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def default_document() -> dict[str, Any]:
@@ -237,11 +228,7 @@ def load_settings(overrides: Mapping | Settings | None = None) -> Settings:
 
 def default_period(as_of: date) -> tuple[date, date]:
     """The 12 months ending on as_of: (as_of - 1 year + 1 day, as_of)."""
-    try:
-        year_before = as_of.replace(year=as_of.year - 1)
-    except ValueError:  # 29 February
-        year_before = as_of.replace(year=as_of.year - 1, day=28)
-    return year_before + timedelta(days=1), as_of
+    return reporting_period(as_of)
 
 
 def resolve_period(

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sources.crashpoints import pause_point
-
-LOCK_FILE = ".run.lock"
+from sources.common.checkpoints import reached
 
 
 class RunInProgressError(RuntimeError):
@@ -31,37 +29,36 @@ class RunInProgressError(RuntimeError):
 
 
 @contextmanager
-def run_lock(warehouse_dir: Path) -> Iterator[None]:
+def run_lock(lock_file: Path) -> Iterator[None]:
     """One run or rollback at a time per home. An flock dies with its process, so a killed run
     never leaves a stale lock."""
-    warehouse_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(warehouse_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunInProgressError(
-                f"another Joined Up run is using {warehouse_dir}; wait for it to finish "
+                f"another Joined Up run is using {lock_file.parent}; wait for it to finish "
                 "(nothing was changed)") from None
         yield
     finally:
         os.close(fd)
 
 
-def publish_build(build: Path, live: Path, keep: int = 7,
-                  before_swap: Callable[[], None] | None = None) -> Path:
+def publish_build(build: Path, live: Path, keep: int = 7) -> Path:
     """Make `build` the published warehouse, keeping the last `keep` builds for rollback.
 
     The build stays in the builds folder as a hard link, so rolling back is another link and
-    rename, and no copy of the data is made. `before_swap` runs between making the staging link
-    and the rename (the crash tests pause there).
+    rename, and no copy of the data is made. Checkpoint `swap` is reached between making the
+    staging link and the rename, `swapped` just after it (sources.common.checkpoints).
     """
     wal = build.with_name(build.name + ".wal")
     if wal.exists():
         raise RuntimeError(f"{build.name} was not closed cleanly (a WAL file remains); "
                            "not publishing it")
-    _swap_in(build, live, before_swap)
-    prune_builds(build.parent, keep, protect=build)
+    _swap_in(build, live)
+    prune_builds(build.parent, keep, protect=build, live=live)
     return live
 
 
@@ -69,19 +66,18 @@ def restore_build(build: Path, live: Path) -> Path:
     """Publish a kept build again (rollback): the same atomic link-and-rename, no pruning."""
     if not build.is_file():
         raise FileNotFoundError(f"{build} is not a kept build")
-    return _swap_in(build, live, None)
+    return _swap_in(build, live)
 
 
-def _swap_in(build: Path, live: Path, before_swap: Callable[[], None] | None) -> Path:
+def _swap_in(build: Path, live: Path) -> Path:
     live.parent.mkdir(parents=True, exist_ok=True)
     staging = live.with_name(f".{live.name}.{build.stem}.tmp")
     if staging.exists():
         staging.unlink()
     os.link(build, staging)
-    if before_swap is not None:
-        before_swap()
+    reached("swap")
     os.replace(staging, live)
-    pause_point("swapped")
+    reached("swapped")
     _fsync_dir(live.parent)
     return live
 
@@ -94,18 +90,22 @@ def is_live(build: Path, live: Path) -> bool:
         return False
 
 
+def kept_builds(builds: Path) -> list[Path]:
+    """The builds kept for rollback, oldest first (names sort by run id, i.e. by time)."""
+    return sorted(builds.glob("*.duckdb"))
+
+
 def live_build(builds: Path, live: Path) -> Path | None:
-    for path in sorted(builds.glob("*.duckdb")):
+    for path in kept_builds(builds):
         if is_live(path, live):
             return path
     return None
 
 
-def prune_builds(builds: Path, keep: int, protect: Path) -> list[Path]:
+def prune_builds(builds: Path, keep: int, protect: Path, live: Path) -> list[Path]:
     """Remove all but the newest `keep` builds (names sort by run id, i.e. by time); never the
     one being published nor the one currently published."""
-    live = builds.parent / "joinedup.duckdb"
-    files = sorted(builds.glob("*.duckdb"))
+    files = kept_builds(builds)
     removed = []
     for path in files[: max(0, len(files) - max(1, keep))]:
         if path != protect and not is_live(path, live):

@@ -19,8 +19,10 @@ from typing import Any
 
 import duckdb
 
+from sources.common.sqlfiles import SqlFiles, reset_variables, set_variables
 from warehouse.settings import Settings, SettingsError
-from warehouse.sqlfiles import read_sql, reset_variables, set_variables
+
+SQL = SqlFiles.beside(__file__)
 
 NOT_AVAILABLE = ":"
 
@@ -76,7 +78,7 @@ def feed_history_starts(con: duckdb.DuckDBPyConnection, s: Settings) -> dict[str
     """First day of each feed's history: the configured history_start, else the date of the
     feed's earliest indicator event in the warehouse (so a feed with no event has none)."""
     out: dict[str, date] = {}
-    for indicator, first in con.execute(read_sql("publish/trend_history.sql")).fetchall():
+    for indicator, first in con.execute(SQL.read("publish/trend_history.sql")).fetchall():
         spec = s.indicators.get(indicator)
         if spec is not None and (spec.feed not in out or first < out[spec.feed]):
             out[spec.feed] = first
@@ -88,7 +90,7 @@ def termly_indicators(s: Settings) -> list[str]:
     """Indicators counted per school term (their rule reads the term calendar): they count in
     the quarter in which a term starts and in no other."""
     return [code for code, spec in s.indicators.items()
-            if "ind_school_term" in read_sql(f"indicators/{spec.sql}")]
+            if "ind_school_term" in SQL.read(f"indicators/{spec.sql}")]
 
 
 def term_starts_in(s: Settings, period: tuple[date, date]) -> bool:
@@ -125,7 +127,7 @@ def trend_rows(
                         "trend_ends": [q[1] for q in quarters],
                         "trend_k": cfg["k"], "trend_missing_measures": cfg["missing_measures"]})
     try:
-        fetched = con.execute(read_sql("publish/trend.sql"))
+        fetched = con.execute(SQL.read("publish/trend.sql"))
         columns = [d[0] for d in fetched.description]
         found = [dict(zip(columns, r, strict=True)) for r in fetched.fetchall()]
     finally:

@@ -1,13 +1,14 @@
 """Synthetic extracts for a fictional council, because real children's records can never be used.
 
-`generate(out, children=N, seed=S, as_of=D)` writes, deterministically per seed:
+`generate(inbox, truth, population, children=N, seed=S, as_of=D)` writes, deterministically
+per seed (the caller chooses the paths; `joinedup synth` and `demo` give a home's):
 
-    out/inbox/social_care/  Casebook events export       (Windows-1252 CSV)
-    out/inbox/police/       Beacon child occurrences     (UTF-8 CSV)
-    out/inbox/school/       Register attendance workbook (XLSX with a title block)
-    out/inbox/yot/          Lantern assessments          (UTF-8 CSV with a byte-order mark)
-    out/truth/records.csv   which person records are the same child (never read by the pipeline)
-    out/reference/population_estimate.csv   children by single year of age and sex
+    <inbox>/social_care/  Casebook events export       (Windows-1252 CSV)
+    <inbox>/police/       Beacon child occurrences     (UTF-8 CSV)
+    <inbox>/school/       Register attendance workbook (XLSX with a title block)
+    <inbox>/yot/          Lantern assessments          (UTF-8 CSV with a byte-order mark)
+    <truth>               which person records are the same child (never read by the pipeline)
+    <population>          children by single year of age and sex
 
 Each extract is rendered through its supplier's column map (sources/maps/synthetic_*.yaml), with
 that agency's identity errors (sources/synth/data/agencies.yaml) and a few faulty rows that
@@ -207,11 +208,14 @@ def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return table
 
 
-def generate(out: Path, *, children: int = 10_000, seed: int = 42, as_of: date,
-             file_format: str = "native") -> dict:
+def generate(inbox: Path, truth: Path, population_file: Path, *, children: int = 10_000,
+             seed: int = 42, as_of: date, file_format: str = "native") -> dict:
+    """Write the extracts into `inbox/<source>/`, the truth CSV to `truth` and the population
+    estimate CSV to `population_file`; returns counts, with `rows` keyed by each extract's path
+    relative to `inbox`."""
     if file_format not in ("native", "parquet"):
         raise ValueError("file_format must be 'native' or 'parquet'")
-    out = Path(out)
+    inbox, truth, population_file = Path(inbox), Path(truth), Path(population_file)
     cfg = load("agencies")
     pop = _with_ids(population.build(children, seed, as_of), seed)
     for latent in ("v", "cse_v"):
@@ -227,17 +231,16 @@ def generate(out: Path, *, children: int = 10_000, seed: int = 42, as_of: date,
     }
     rows, truths, faults = {}, [], {}
     for source, supplier in SUPPLIERS.items():
-        rendered, truth, broken = agency_extract(seed, supplier, events[source], pop,
-                                                 looked_after)
-        path = _write(rendered, supplier, out / "inbox" / source, as_of, file_format)
-        rows[str(path.relative_to(out))] = len(rendered)
+        rendered, records, broken = agency_extract(seed, supplier, events[source], pop,
+                                                   looked_after)
+        path = _write(rendered, supplier, inbox / source, as_of, file_format)
+        rows[str(path.relative_to(inbox))] = len(rendered)
         faults[source] = broken
-        truths.append(truth)
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-    pd.concat(truths, ignore_index=True).to_csv(out / "truth" / "records.csv", index=False)
-    (out / "reference").mkdir(parents=True, exist_ok=True)
-    _population_estimate(pop, as_of).to_csv(out / "reference" / "population_estimate.csv",
-                                            index=False)
+        truths.append(records)
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat(truths, ignore_index=True).to_csv(truth, index=False)
+    population_file.parent.mkdir(parents=True, exist_ok=True)
+    _population_estimate(pop, as_of).to_csv(population_file, index=False)
     return {"children": children, "seed": seed, "as_of": as_of.isoformat(), "rows": rows,
             "faulty_rows": faults}
 

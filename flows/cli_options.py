@@ -1,0 +1,75 @@
+"""What every `joinedup` command shares: its options, their date parsing, the consoles and the
+logging setup, declared once so that `--home` or `--as-of` means the same in every command.
+
+Command modules import from here and never from `flows.cli`, which imports them all to build the
+app: that keeps the imports running one way.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from flows.home import DEFAULT_HOME, HOME_ENV
+
+console = Console()
+# tables of run ids and checksums, which must not be cut short to fit a narrow terminal
+wide_console = Console(width=200)
+# `joinedup link`'s messages and progress bar: its results are files, so stdout stays empty
+stderr_console = Console(stderr=True)
+
+HOME_DEFAULT = f"default: ${HOME_ENV} or ./{DEFAULT_HOME}"
+HOME_HELP = f"The partnership's working directory ({HOME_DEFAULT})."
+
+HomeOption = Annotated[Path | None, typer.Option("--home", help=HOME_HELP)]
+MapsHomeOption = Annotated[Path | None, typer.Option(
+    "--home", help=f"Home directory whose own column maps are used as well as the built-in "
+                   f"maps ({HOME_DEFAULT}).")]
+AsOfOption = Annotated[str | None, typer.Option(
+    "--as-of", help="Reporting date YYYY-MM-DD: the period is the 12 months ending on it "
+                    "(default: the last day of the previous month).")]
+RebuildAsOfOption = Annotated[str | None, typer.Option(
+    "--as-of", help="Reporting date YYYY-MM-DD (default: the last published run's).")]
+ExtractDateOption = Annotated[str | None, typer.Option(
+    "--as-of", help="Extract date YYYY-MM-DD for the 'not in the future' and age rules "
+                    "(default: today).")]
+QuarterOption = Annotated[str | None, typer.Option(
+    "--quarter", help="Calendar quarter such as 2026Q3 (default: the last complete quarter).")]
+
+
+def option_date(text: str | None) -> date | None:
+    """A YYYY-MM-DD option's value, or a usage error naming what was given."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+
+
+NOISY_LOGGERS = ("httpx", "recordlinkage", "great_expectations")
+
+
+def setup_logging() -> None:
+    """Counts and stages at INFO; the HTTP chatter between Prefect and its API server and the
+    libraries' own progress messages only when something goes wrong."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def checked_settings(home):
+    """The home's settings, or the reason they cannot be used and exit code 2: checked before
+    a command starts any work (a run refuses a misspelt key in a second, not at its link step)."""
+    from flows.settings import SettingsError, load_home_settings
+
+    try:
+        return load_home_settings(home)
+    except SettingsError as exc:
+        stderr_console.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(2) from None

@@ -1,0 +1,134 @@
+"""The linkage engine on files outside any home directory: what `joinedup link` does once its
+options are read.
+
+The records go into a DuckDB file in a private temporary folder rather than memory, so that a
+million records fit a small machine (DuckDB evicts to the file beyond its memory limit). They
+hold names and dates of birth, so the folder is the owner's alone and is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sources.errors import ExtractError
+
+RECORDS_TABLE = "link_records"
+CLUSTERS_SQL = f"""
+SELECT r.source, r.record_id, p.person_id
+FROM {RECORDS_TABLE} r JOIN linkage.person p USING (record_key)
+ORDER BY r.source, r.record_id
+"""
+PAIRS_SQL = f"""
+SELECT l.source AS source_l, l.record_id AS record_id_l, r.source AS source_r,
+       r.record_id AS record_id_r, round(p.match_probability, 6) AS match_probability
+FROM linkage.pair p
+JOIN {RECORDS_TABLE} l ON l.record_key = p.record_key_l
+JOIN {RECORDS_TABLE} r ON r.record_key = p.record_key_r
+WHERE p.blocking_rule <> 'cluster_check'
+ORDER BY source_l, record_id_l, source_r, record_id_r
+"""
+MODEL_SQL = "SELECT * FROM linkage.model"
+
+
+class LinkFilesError(ValueError):
+    """The files or settings cannot be linked as given; the message says why."""
+
+
+@dataclass(frozen=True)
+class LinkOutputs:
+    """The files a link writes: the clusters, with the model's parameters and report beside
+    them, and the scored pairs if asked for."""
+
+    clusters: Path
+    pairs: Path | None = None
+
+    @property
+    def model(self) -> Path:
+        return self.clusters.with_name(self.clusters.stem + ".model.csv")
+
+    @property
+    def model_report(self) -> Path:
+        return self.clusters.with_name(self.clusters.stem + ".model.html")
+
+
+@dataclass(frozen=True)
+class FilesRead:
+    records: int
+    unparsed_dates: int              # dates of birth in no known form, compared as text
+    extras: list[str]                # the extra columns compared
+
+
+@contextmanager
+def link_database(memory_limit: str) -> Iterator:
+    """A connection to a DuckDB file in a private temporary folder, both gone on exit."""
+    from warehouse.db import connect
+
+    with (tempfile.TemporaryDirectory(prefix="joinedup-link-") as work,
+          closing(connect(Path(work) / "link.duckdb", memory_limit=memory_limit)) as con):
+        yield con
+
+
+def load_files(con, files: list[Path], id_column: str, roles: dict[str, str],
+               extras: list[str]) -> FilesRead:
+    """Read the files as person records into the link database; the frame is dropped once
+    DuckDB holds its copy."""
+    from sources.link_input import link_input
+
+    try:
+        prepared = link_input(files, id_column, roles, extras)
+    except (ExtractError, ValueError) as exc:
+        raise LinkFilesError(str(exc)) from None
+    con.register("link_records_df", prepared.records)
+    con.execute(f"CREATE TABLE {RECORDS_TABLE} AS SELECT * FROM link_records_df")
+    con.unregister("link_records_df")
+    return FilesRead(len(prepared.records), prepared.unparsed_dates, list(prepared.extras))
+
+
+def link_settings(settings_file: Path | None, extras: list[str],
+                  threshold: float | None) -> dict:
+    """Overrides of linkage/settings.yaml: the user's file, the extra columns read, and the
+    threshold if given."""
+    settings: dict = {}
+    if settings_file is not None:
+        loaded = yaml.safe_load(settings_file.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise LinkFilesError(f"{settings_file}: expected a mapping of settings")
+        settings.update(loaded)
+    settings["extras"] = list(extras)
+    if threshold is not None:
+        if not 0.0 < threshold < 1.0:
+            raise LinkFilesError("--threshold must lie between 0 and 1")
+        settings["clustering"] = {"threshold": threshold}
+    return settings
+
+
+def link_loaded(con, settings: dict, outputs: LinkOutputs, decisions=None,
+                on_stage: Callable[[str, bool], None] | None = None) -> dict:
+    """Run the engine on the loaded records (writing the model report); its summary."""
+    from linkage import run_linkage
+
+    return run_linkage(con, source_table=RECORDS_TABLE, settings=settings, decisions=decisions,
+                       model_report=outputs.model_report, on_stage=on_stage)
+
+
+def write_outputs(con, outputs: LinkOutputs) -> int:
+    """Write the clusters, the model's parameters and (if asked for) the pairs; the number of
+    records in the clusters file."""
+    written = _copy(con, CLUSTERS_SQL, outputs.clusters)
+    _copy(con, MODEL_SQL, outputs.model)
+    if outputs.pairs is not None:
+        _copy(con, PAIRS_SQL, outputs.pairs)
+    return written
+
+
+def _copy(con, sql: str, path: Path) -> int:
+    frame = con.execute(sql).df()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return len(frame)
