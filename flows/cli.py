@@ -55,11 +55,11 @@ def synth(
 
 
 def _run(home_path: Path | None, as_of: date | None) -> dict:
+    home = resolve_home(home_path).ensure()
+    checked_settings(home)            # before Prefect and Great Expectations load (seconds)
     from flows.nightly import nightly
     from flows.summary import print_summary
 
-    home = resolve_home(home_path).ensure()
-    checked_settings(home)
     summary = nightly(home=str(home.root), as_of=as_of)
     print_summary(summary, console)
     return summary

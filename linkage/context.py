@@ -14,13 +14,16 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from linkage.comparisons import Comparison, gamma_table_sql
-from linkage.model import Model
 from linkage.scoring import score_sql
 from sources.common.checkpoints import reached
+
+if TYPE_CHECKING:                  # the engine (recordlinkage, scikit-learn) loads only to fit
+    from linkage.model import Model
 
 log = logging.getLogger("linkage")
 
