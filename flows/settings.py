@@ -52,6 +52,10 @@ OPEN_MAPPINGS = {
 # Keys a section accepts beyond its packaged file's: `extras` names further columns to compare
 # (set by `joinedup link --extra`).
 EXTRA_KEYS = {"linkage": {"extras": list}}
+# Sections whose owning layer checks their keys and types itself (linkage.settings, which
+# `joinedup link --settings` uses too, and which also checks the items of its lists): checked
+# there, once, not here as well.
+CHECKED_BY_THEIR_LAYER = {"linkage"}
 
 
 class SettingsError(ValueError):
@@ -212,6 +216,8 @@ def check_settings(raw: dict[str, Any], origin: Path | str, maps_dir: Path | Non
         raise SettingsError(_pydantic_message(exc, origin)) from None
     settings._population = population
     for section, packaged in OVERRIDDEN_FILES.items():
+        if section in CHECKED_BY_THEIR_LAYER:
+            continue
         value = getattr(settings, section)
         defaults = yaml.safe_load(packaged.read_text(encoding="utf-8"))
         problems = list(shape_problems(value, defaults, section, OPEN_MAPPINGS[section],
@@ -247,14 +253,14 @@ def _check_layers(settings: HomeSettings, origin, maps_dir: Path | None) -> None
             if found.kind != kind:
                 raise SettingsError(f"{origin}: feeds.{folder}.map: map {feed.map!r} is for "
                                     f"{found.kind} extracts, not {kind}")
-    for section, check in (("linkage", lambda: load_linkage(settings.linkage_overrides())),
-                           ("publication/indicators", lambda: settings.catalogue)):
-        try:
-            check()
-        except SettingsError:
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SettingsError(f"{origin}: {section}: {exc}") from None
+    try:
+        load_linkage(settings.linkage_overrides())
+    except ValueError as exc:                   # its messages name their `linkage.` key
+        raise SettingsError(f"{origin}: {exc}") from None
+    try:
+        settings.catalogue                      # noqa: B018 (resolving it is the check)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SettingsError(f"{origin}: publication/indicators: {exc}") from None
 
 
 def _pydantic_message(exc: ValidationError, origin) -> str:

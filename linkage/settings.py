@@ -188,7 +188,7 @@ def _check_shape(value: Any, default: Any, path: str, extra: dict[str, type] | N
         for key, item in value.items():
             if key not in allowed:
                 raise LinkageSettingsError(
-                    f"{path}.{key}: no such setting; allowed here: {', '.join(sorted(allowed))}")
+                    f"{path}.{key}: unknown setting; allowed here: {', '.join(sorted(allowed))}")
             child_extra = EXTRA_ITEM_KEYS.get(key) if path == "linkage" else None
             _check_shape(item, allowed[key], f"{path}.{key}", child_extra)
         return

@@ -321,7 +321,7 @@ def test_prior_is_the_true_matches_over_all_record_pairs():
 
 @pytest.mark.parametrize(("overrides", "message"), [
     pytest.param({"clustering": {"treshold": 0.8}},
-                 r"linkage\.clustering\.treshold: no such setting; allowed here: "
+                 r"linkage\.clustering\.treshold: unknown setting; allowed here: "
                  r"cannot_link_probability, closure_max_component, threshold", id="misspelt"),
     pytest.param({"clustering": {"threshold": "high"}},
                  r"linkage\.clustering\.threshold: expected a number", id="mistyped"),

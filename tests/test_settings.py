@@ -34,7 +34,7 @@ def test_documented_keys_are_real_settings():
     ({"linkage": {"clustering": {"treshold": 0.8}}},
      r"linkage\.clustering\.treshold: unknown setting; allowed here: cannot_link_probability"),
     ({"linkage": {"clustering": {"threshold": "high"}}},
-     r"linkage\.clustering\.threshold: expected a number \(it is 'high'\)"),
+     r"linkage\.clustering\.threshold: expected a number"),
     ({"warehous": {"keep_builds": 3}}, r"warehous: unknown setting; allowed here: feeds, "),
     ({"warehouse": {"keep_builds": 0}}, r"warehouse\.keep_builds: .*greater than or equal to 1"),
     ({"warehouse": {"keep_builds": "many"}}, r"warehouse\.keep_builds: .*integer"),
