@@ -11,13 +11,12 @@ import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
 from expectations.context import ephemeral_context
-from expectations.suites import CODE_KEY, build_suite
+from expectations.suites import add_helper_columns, build_suite
 from sources.mapping import MappedExtract
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -41,31 +40,17 @@ class Validation:
     data_docs: Path | None = None   # index.html of the run's Data Docs site, when written
 
 
-@cache
-def _context():
-    return ephemeral_context()
-
-
 def _batch_definition(context, asset_name: str):
-    source = context.data_sources.add_or_update_pandas(name="extracts")
-    try:
-        asset = source.get_asset(asset_name)
-    except LookupError:
-        asset = source.add_dataframe_asset(name=asset_name)
-    try:
-        return asset.get_batch_definition("whole")
-    except KeyError:
-        return asset.add_batch_definition_whole_dataframe("whole")
+    source = context.data_sources.add_pandas(name="extracts")
+    return source.add_dataframe_asset(name=asset_name).add_batch_definition_whole_dataframe(
+        "whole")
 
 
 def validation_frame(mapped: MappedExtract) -> pd.DataFrame:
-    """A copy with plain dtypes GX handles, the file row number as a column, and each translated
-    code column's supplier code as compared with its code list (for the code-in-force checks)."""
+    """A copy with plain dtypes GX handles, the file row number as a column, and the helper
+    columns the suite reads."""
     frame = mapped.frame.copy()
-    for column in mapped.code_lists:
-        if f"{column}_raw" in frame:
-            frame[CODE_KEY.format(column=column)] = \
-                frame[f"{column}_raw"].astype("string").str.strip().str.upper()
+    add_helper_columns(frame, mapped.kind, mapped.code_lists)
     for col in frame.columns:
         dtype = frame[col].dtype
         if isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or str(dtype) == "Int64":
@@ -78,12 +63,14 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
                      settings: dict | None = None, docs_dir: Path | None = None,
                      batch_label: str = "") -> Validation:
     """Validate, and with `docs_dir` add the result (counts only) to that Data Docs site."""
-    context = _context()
-    suite = context.suites.add_or_update(
+    # a new context each time (about 10 ms): replacing a suite in a kept one compares every
+    # expectation with its predecessor, ten times slower than adding it afresh
+    context = ephemeral_context()
+    suite = context.suites.add(
         build_suite(mapped.kind, mapped.columns, as_of, suite_name, settings,
                     code_lists=mapped.code_lists))
     batch_definition = _batch_definition(context, suite_name)
-    definition = context.validation_definitions.add_or_update(
+    definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
     frame = validation_frame(mapped)
     result = definition.run(

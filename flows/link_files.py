@@ -14,8 +14,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from sources.common.yamlfiles import read_yaml
 from sources.errors import ExtractError
 
 RECORDS_TABLE = "link_records"
@@ -96,7 +95,7 @@ def link_settings(settings_file: Path | None, extras: list[str],
     threshold if given."""
     settings: dict = {}
     if settings_file is not None:
-        loaded = yaml.safe_load(settings_file.read_text()) or {}
+        loaded = read_yaml(settings_file) or {}
         if not isinstance(loaded, dict):
             raise LinkFilesError(f"{settings_file}: expected a mapping of settings")
         settings.update(loaded)

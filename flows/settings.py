@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from flows.home import Home
+from sources.common.yamlfiles import read_yaml
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # section -> the packaged file it overrides
@@ -183,7 +184,7 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -219,7 +220,7 @@ def check_settings(raw: dict[str, Any], origin: Path | str, maps_dir: Path | Non
         if section in CHECKED_BY_THEIR_LAYER:
             continue
         value = getattr(settings, section)
-        defaults = yaml.safe_load(packaged.read_text(encoding="utf-8"))
+        defaults = read_yaml(packaged)
         problems = list(shape_problems(value, defaults, section, OPEN_MAPPINGS[section],
                                        EXTRA_KEYS.get(section, {})))
         if problems:
@@ -360,7 +361,7 @@ def documented_keys() -> list[str]:
         elif name == "feeds":
             keys += [f"feeds.<folder>.{sub}" for sub in FeedSettings.model_fields]
     for section, packaged in OVERRIDDEN_FILES.items():
-        document = yaml.safe_load(packaged.read_text(encoding="utf-8"))
+        document = read_yaml(packaged)
         keys += _leaves(document, section, "", OPEN_MAPPINGS[section])
         keys += [f"{section}.{k}" for k in EXTRA_KEYS.get(section, {})]
     return keys

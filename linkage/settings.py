@@ -23,9 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sources.common.mappings import deep_merge
+from sources.common.yamlfiles import read_yaml
 
 SETTINGS_PATH = Path(__file__).parent / "settings.yaml"
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -48,7 +47,7 @@ def check_identifier(name: str, what: str) -> str:
 
 @cache
 def _packaged() -> dict[str, Any]:
-    return yaml.safe_load(SETTINGS_PATH.read_text(encoding="utf-8"))
+    return read_yaml(SETTINGS_PATH)
 
 
 def packaged_settings() -> dict[str, Any]:

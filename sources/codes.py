@@ -13,7 +13,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-import yaml
+from sources.common.yamlfiles import read_yaml
 
 CODES_DIR = Path(__file__).parent / "codes"
 
@@ -117,7 +117,7 @@ def load_table(name: str) -> CodeTable:
     path = CODES_DIR / f"{name}.yaml"
     if not path.exists():
         raise KeyError(f"no code table {name!r} in {CODES_DIR}")
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     translations = {}
     for t_name, t in (raw.get("translations") or {}).items():
         mapping = {str(k).strip().upper(): str(v) for k, v in t["map"].items()}

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from sources.common.yamlfiles import read_yaml
 from sources.errors import ExtractError
 from sources.kinds import get_kind
 
@@ -76,7 +75,7 @@ def _rule(canonical: str, spec, map_path: Path) -> ColumnRule:
 
 
 def load_map(path: Path) -> ColumnMap:
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     kind = get_kind(raw["kind"])
     unknown = set(raw["columns"]) - set(kind.columns)
     if unknown:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from sources.common.yamlfiles import read_yaml
 
 KINDS_DIR = Path(__file__).parent / "kinds"
 
@@ -85,7 +85,7 @@ def _columns(raw: dict) -> dict[str, Column]:
 def load_person_columns() -> dict[str, Column]:
     """The columns that identify a person, shared by every kind (_person.yaml): the one
     definition of staging.person_record's values and of what linkage reads."""
-    return _columns(yaml.safe_load((KINDS_DIR / "_person.yaml").read_text()))
+    return _columns(read_yaml(KINDS_DIR / "_person.yaml"))
 
 
 @cache
@@ -93,7 +93,7 @@ def load_kinds() -> dict[str, Kind]:
     person = load_person_columns()
     kinds = {}
     for path in sorted(KINDS_DIR.glob("[!_]*.yaml")):
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path)
         kinds[raw["kind"]] = Kind(
             name=raw["kind"],
             feed=raw["feed"],

@@ -20,10 +20,10 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import yaml
 
 from sources.codes import CODES_DIR, load_table
 from sources.common.sqlfiles import SqlFiles
+from sources.common.yamlfiles import read_yaml
 from warehouse.disclosure import (
     Cell,
     DisclosureError,
@@ -180,7 +180,7 @@ def breakdown_dimensions(settings: Settings) -> list[list[str]]:
 def load_table_groups() -> list[str]:
     """Ethnic groups in the order the code table lists them (its `groups` key), which the
     CodeTable loader does not keep."""
-    raw = yaml.safe_load((CODES_DIR / "ethnicity.yaml").read_text())
+    raw = read_yaml(CODES_DIR / "ethnicity.yaml")
     groups = raw.get("groups")
     if groups:
         return [str(g) for g in groups]

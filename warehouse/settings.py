@@ -15,11 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sources.codes import load_table
 from sources.common.mappings import deep_merge
 from sources.common.periods import reporting_period
+from sources.common.yamlfiles import read_yaml
 from sources.kinds import load_kinds
 from warehouse.disclosure import ROUNDING_BASES
 
@@ -116,8 +115,8 @@ class Settings:
 
 
 def default_document() -> dict[str, Any]:
-    doc = yaml.safe_load((CATALOGUE_DIR / "indicators.yaml").read_text())
-    doc["publication"] = yaml.safe_load((CATALOGUE_DIR / "publication.yaml").read_text())
+    doc = read_yaml(CATALOGUE_DIR / "indicators.yaml")
+    doc["publication"] = read_yaml(CATALOGUE_DIR / "publication.yaml")
     return doc
 
 

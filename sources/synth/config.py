@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
+from sources.common.yamlfiles import read_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 
 
 @cache
 def load(name: str) -> dict:
-    return yaml.safe_load((DATA_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    return read_yaml(DATA_DIR / f"{name}.yaml")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from sources.column_maps import ColumnMap, load_maps
+from sources.common.yamlfiles import read_yaml
 from sources.kinds import get_kind
 from sources.synth.dates import fmt
 from sources.synth.names import to_charset
@@ -30,7 +30,7 @@ def supplier_map(name: str) -> ColumnMap:
 @cache
 def _inline_codes(path: Path, canonical: str) -> dict[str, str]:
     """canonical code -> supplier code as written in the map (first one listed wins)."""
-    spec = yaml.safe_load(path.read_text())["columns"][canonical]
+    spec = read_yaml(path)["columns"][canonical]
     out: dict[str, str] = {}
     for supplier, code in (spec.get("codes") or {}).items():
         out.setdefault(str(code), str(supplier))
