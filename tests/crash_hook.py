@@ -1,6 +1,6 @@
 """The crash tests' checkpoint hook: stop a real run at a named point so it can be killed there.
 
-Installed (by tests/run_cli_with_crash_hook.py) in the `joinedup` process a crash test starts;
+Installed (by tests/crash_launcher.py) in the `joinedup` processes a crash test starts;
 the product only announces its points (sources.common.checkpoints). Configured by environment:
 
 - `JOINEDUP_PAUSE_BEFORE=a,b`: at each listed point print `JOINEDUP-PAUSED <point> pid=<pid>`
