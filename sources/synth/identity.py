@@ -46,9 +46,11 @@ def _surnames(rng, pop: pd.DataFrame, child: np.ndarray, profile: dict) -> np.nd
     last = pop["surname"].to_numpy()[child].copy()
     former = pop["former_surname"].to_numpy()[child]
     n = len(last)
-    old = np.array([f is not None for f in former]) & _hits(rng, n, profile["former_surname"])
+    old = (np.array([f is not None for f in former], dtype=bool)
+           & _hits(rng, n, profile["former_surname"]))
     last[old] = former[old]
-    hyphen = np.array(["-" in s for s in last]) & _hits(rng, n, profile["hyphen_one_part"])
+    hyphen = (np.array(["-" in s for s in last], dtype=bool)
+              & _hits(rng, n, profile["hyphen_one_part"]))
     take_second = rng.random(n) < 0.4
     for i in np.flatnonzero(hyphen):
         parts = last[i].split("-")

@@ -106,7 +106,7 @@ def map_unique(values: np.ndarray, func) -> np.ndarray:
     series_vals, inverse = np.unique(values.astype(str), return_inverse=True)
     mapped = np.array([func(v) for v in series_vals], dtype=object)
     out[:] = mapped[inverse]
-    out[np.array([v is None for v in values])] = None
+    out[np.array([v is None for v in values], dtype=bool)] = None
     return out
 
 

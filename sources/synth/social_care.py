@@ -80,7 +80,7 @@ def _plans(rng, pop, cfg, referrals, as_of):
     v = pop["v"].to_numpy()[children]
     cp_share = min(0.9, cfg["cp_plan"] * len(pop) / max(len(children), 1))
     cp_children = set(children[draw(rng, calibrated_probability(1.2 * v, cp_share))].tolist())
-    cp_followed = np.array([c in cp_children for c in assessed["child"]])
+    cp_followed = np.array([c in cp_children for c in assessed["child"]], dtype=bool)
     need = choice(rng, PRIMARY_NEEDS, len(assessed))
     assessment = _frame("ASSESSMENT", assessed["child"].to_numpy(), a_start, primary_need=need,
                         cp_followed=cp_followed)
