@@ -30,7 +30,7 @@ from tests.crash_hook import PAUSE_ENV, PAUSE_MARKER, RESUME_ENV
 from warehouse.db import connect
 
 AS_OF = date(2026, 10, 31)
-CHILDREN = 800
+CHILDREN = 300
 REPO = Path(__file__).resolve().parents[2]
 
 # an analyst's process: holds the published file open read-only and queries it until told to stop
