@@ -1,8 +1,12 @@
 """The clerical-review queue, and reviewers' decisions applied to a run.
 
-The queue holds three kinds of pair: pairs the model is unsure about (probability in the review
-band below the clustering threshold), pairs a veto or an identifier conflict overruled although
-the model rated them highly (twins, or a mistyped UPN), and edges the clustering guard refused.
+The queue holds four kinds of pair: pairs the model is unsure about (probability in the review
+band below the clustering threshold), pairs an identifier conflict overruled although the model
+rated them highly (a mistyped UPN; vetoed pairs too when `include_vetoed` is set), linked pairs
+that fit a `flag` pattern (one child whose forename carries a slip or a nickname looks just like
+twins with close names, Diya and Divya, so a person should look), and edges the clustering guard
+refused. Pairs a veto kept apart are settled by default: twins with different forenames do not
+crowd the queue.
 A refused edge that a reviewer had decided was a match is queued as `decision_conflict`: the
 reviewer's own decisions contradict each other (A=B, B=C but A≠C) and only a person can say which
 one is wrong.
@@ -22,9 +26,16 @@ import pandas as pd
 
 from linkage.context import LinkageRun
 from linkage.decisions import MATCH, NON_MATCH, decision_frame
-from linkage.rules import CONFLICT_RULE, REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE, REVIEW_RULE_NO
+from linkage.rules import (
+    CONFLICT_RULE,
+    PROBABILISTIC_RULE,
+    REVIEW_MATCH_RULE,
+    REVIEW_NON_MATCH_RULE,
+    REVIEW_RULE_NO,
+)
+from linkage.scoring import pattern_condition
 
-REASONS = ("decision_conflict", "guard_refused", "overruled", "uncertain")
+REASONS = ("decision_conflict", "flagged", "guard_refused", "overruled", "uncertain")
 
 REVIEW_SQL = """
 CREATE OR REPLACE TABLE linkage.review AS
@@ -35,6 +46,9 @@ WITH flagged AS (
     UNION ALL
     SELECT rid_l, rid_r, 'overruled' FROM linkage_scored
     WHERE list_contains($overrules, match_rule) AND model_probability >= $vetoed_above
+    UNION ALL
+    SELECT rid_l, rid_r, 'flagged' FROM linkage_scored g
+    WHERE match_probability >= $threshold AND match_rule = $probabilistic AND ({flagged})
     UNION ALL
     SELECT r.rid_l, r.rid_r,
            CASE WHEN s.match_rule = $review_match THEN 'decision_conflict'
@@ -149,11 +163,14 @@ def build_review(run: LinkageRun, refused: list[tuple[int, int]]) -> int:
     refused_df = pd.DataFrame(refused if cfg.get("include_refused", True) else [],
                               columns=["rid_l", "rid_r"], dtype="int32")
     con.register("linkage_refused_df", refused_df)
-    overrules = [v["name"] for v in settings.get("vetoes", [])] + [CONFLICT_RULE]
-    con.execute(REVIEW_SQL, {
+    vetoes = [v["name"] for v in settings.get("vetoes", [])] if cfg["include_vetoed"] else []
+    flags = [pattern_condition(f, run.comparisons, "review flag") for f in cfg["flag"]]
+    flagged = " OR ".join(f"({c})" for c in flags) or "false"
+    con.execute(REVIEW_SQL.format(flagged=flagged), {
+        "probabilistic": PROBABILISTIC_RULE,
         "low": float(cfg["low"]),
         "threshold": float(settings["clustering"]["threshold"]),
-        "overrules": overrules,
+        "overrules": [*vetoes, CONFLICT_RULE],
         "vetoed_above": float(cfg["include_vetoed_above"]),
         "review_match": REVIEW_MATCH_RULE,
         "decided": [REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE],

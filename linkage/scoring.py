@@ -13,21 +13,25 @@ from linkage.comparisons import Comparison
 from linkage.rules import CONFLICT_RULE, DETERMINISTIC_PREFIX, PROBABILISTIC_RULE
 
 
-def veto_conditions(settings: dict, comparisons: list[Comparison]) -> list[tuple[str, str]]:
+def pattern_condition(pattern: dict, comparisons: list[Comparison], kind: str) -> str:
+    """SQL over a gamma row (alias g) that holds when a pattern of comparison levels fits: every
+    comparison of `when` at one of its levels and none of `unless` at one of its."""
     by_name = {c.name: c for c in comparisons}
-    vetoes = []
-    for veto in settings.get("vetoes", []):
-        parts = []
-        for clause, negate in (("when", False), ("unless", True)):
-            for comp_name, labels in (veto.get(clause) or {}).items():
-                if comp_name not in by_name:
-                    raise ValueError(f"linkage settings: veto {veto['name']} names no "
-                                     f"comparison {comp_name}")
-                comp = by_name[comp_name]
-                levels = ", ".join(str(comp.level_of(label)) for label in labels)
-                parts.append(f"g.{comp.gamma} {'NOT IN' if negate else 'IN'} ({levels})")
-        vetoes.append((veto["name"], " AND ".join(parts)))
-    return vetoes
+    parts = []
+    for clause, negate in (("when", False), ("unless", True)):
+        for comp_name, labels in (pattern.get(clause) or {}).items():
+            if comp_name not in by_name:
+                raise ValueError(f"linkage settings: {kind} {pattern['name']} names no "
+                                 f"comparison {comp_name}")
+            comp = by_name[comp_name]
+            levels = ", ".join(str(comp.level_of(label)) for label in labels)
+            parts.append(f"g.{comp.gamma} {'NOT IN' if negate else 'IN'} ({levels})")
+    return " AND ".join(parts) or "true"
+
+
+def veto_conditions(settings: dict, comparisons: list[Comparison]) -> list[tuple[str, str]]:
+    return [(veto["name"], pattern_condition(veto, comparisons, "veto"))
+            for veto in settings.get("vetoes", [])]
 
 
 def score_sql(settings: dict, comparisons: list[Comparison], gamma_table: str,

@@ -282,10 +282,13 @@ def _check_references(settings: dict[str, Any]) -> None:
                         f"{where}.{name}[{k}]: comparison {name} has no level {label!r}; use "
                         f"one of {', '.join(map(str, labels[name]))}")
 
-    for i, veto in enumerate(settings.get("vetoes") or []):
-        check_name(veto.get("name"), f"linkage.vetoes[{i}].name")
-        for clause in ("when", "unless"):
-            levels(veto.get(clause), f"linkage.vetoes[{i}].{clause}")
+    patterns = [("linkage.vetoes", settings.get("vetoes")),
+                ("linkage.review.flag", settings["review"].get("flag"))]
+    for where, items in patterns:
+        for i, pattern in enumerate(items or []):
+            check_name(pattern.get("name"), f"{where}[{i}].name")
+            for clause in ("when", "unless"):
+                levels(pattern.get(clause), f"{where}[{i}].{clause}")
     for i, session in enumerate(settings["model"].get("training") or []):
         where = f"linkage.model.training[{i}]"
         levels(session.get("where"), f"{where}.where")

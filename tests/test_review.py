@@ -39,7 +39,7 @@ PERSONAL = sorted({str(r[k]) for r in RECORDS
                    if r[k] is not None}
                   | {r["dob"].strftime("%d/%m/%Y") for r in RECORDS if r["dob"]})
 # Queue everything below the threshold, so the listing has twins and siblings to show.
-WIDE_QUEUE = {"review": {"low": 0.0, "include_vetoed_above": 0.0}}
+WIDE_QUEUE = {"review": {"low": 0.0, "include_vetoed": True, "include_vetoed_above": 0.0}}
 
 
 def build(home: Home, run_id: str, records=RECORDS, settings=WIDE_QUEUE) -> dict:

@@ -37,6 +37,9 @@ named AS (
             list_concat([b.fn, b.preferred], coalesce(string_split(b.middle, ' '), []),
                         b.alias_first),
             lambda x: x IS NOT NULL AND x <> ''))) AS first_names_all,
+        list_filter(coalesce(string_split(b.middle, ' '), []), lambda x: x <> '') AS middles,
+        list_distinct(list_filter(list_concat([b.preferred], b.alias_first),
+                                  lambda x: x IS NOT NULL AND x <> '')) AS fn_known_as,
         list_sort(list_distinct(list_filter(
             flatten(list_transform(list_concat([b.ln, b.former], b.alias_last),
                                    lambda x: list_concat([x], string_split_regex(x, '[- ]')))),
@@ -55,6 +58,8 @@ SELECT
     pf.meta AS fn_meta,
     n.fn_groups,
     n.first_names_all,
+    n.middles,
+    n.fn_known_as,
     n.ln,
     CASE WHEN n.ln IS NOT NULL
          THEN count(*) OVER (PARTITION BY n.ln) / count(n.ln) OVER () END AS ln_tf,

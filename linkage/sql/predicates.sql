@@ -11,7 +11,15 @@ l.fn IS NULL OR r.fn IS NULL
 l.fn = r.fn
 
 -- name: first_alias
-list_has_any(l.first_names_all, r.first_names_all) OR list_has_any(l.fn_groups, r.fn_groups)
+-- One child under another of its forenames: a nickname or variant (a shared group), a name either
+-- record says the child is also known by, or one record's forename is the other's middle name
+-- while the other's middle names, if it has any, hold this one's forename (a child who goes by a
+-- middle name). A middle name both records share under different forenames is no such evidence:
+-- twins and siblings are often given one, and it must not lift them out of the twin pattern.
+list_has_any(l.fn_groups, r.fn_groups)
+OR list_has_any(l.fn_known_as, r.first_names_all) OR list_has_any(r.fn_known_as, l.first_names_all)
+OR (list_contains(l.middles, r.fn) AND (len(r.middles) = 0 OR list_contains(r.middles, l.fn)))
+OR (list_contains(r.middles, l.fn) AND (len(l.middles) = 0 OR list_contains(l.middles, r.fn)))
 
 -- name: first_edit
 damerau_levenshtein(l.fn, r.fn) <= $threshold AND least(length(l.fn), length(r.fn)) >= 3

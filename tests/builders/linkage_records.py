@@ -30,12 +30,13 @@ def upn(body: str) -> str:
 
 
 def person(key: str, first: str | None, last: str | None, dob: str | None, sex: str | None,
-           postcode: str | None = None, address: str | None = None, **ids: str) -> dict:
+           postcode: str | None = None, address: str | None = None, middle: str | None = None,
+           **ids: str) -> dict:
     source, ref = key.split(":")
     return {
         "record_key": key, "source": source, "kind": source, "person_ref": ref,
         "extract_id": f"{source}-extract-1", "event_rows": 1,
-        "first_name": first, "last_name": last,
+        "first_name": first, "middle_names": middle, "last_name": last,
         "dob": dt.date.fromisoformat(dob) if dob else None, "sex": sex,
         "postcode": postcode, "address": address,
         "nhs_number": ids.get("nhs_number"), "upn": ids.get("upn"),
@@ -89,6 +90,15 @@ TWINS = [
     person("health:T4", "NOOR", "FENWICK", "2016-04-11", "F", "ZX6 2RD", "3 MILLER COURT"),
     # Isla again in another source, day and month swapped.
     person("social:T3", "ISLA", "FENWICK", "2016-11-04", "F", "ZX6 2RD", "3 MILLER COURT"),
+    # twins given one middle name, and twins one of whom has the other's forename as hers
+    person("health:T5", "CIARAN", "MAGUIRE", "2015-09-02", "M", "ZX7 4PL", "8 HEATH VIEW",
+           middle="FIONN"),
+    person("health:T6", "COLM", "MAGUIRE", "2015-09-02", "M", "ZX7 4PL", "8 HEATH VIEW",
+           middle="FIONN"),
+    person("education:T7", "KLAUDIA", "NOWAK", "2013-01-20", "F", "ZX1 6GB", "41 TERN STREET",
+           middle="KRISTINA"),
+    person("education:T8", "KRISTINA", "NOWAK", "2013-01-20", "F", "ZX1 6GB", "41 TERN STREET",
+           middle="MONIKA"),
 ]
 # True duplicates across sources: a nickname, a typo, a day-month swap.
 DUPLICATES = [
@@ -99,4 +109,8 @@ DUPLICATES = [
     person("education:D3", "TOBIAS", "WRENFIELD", "2010-08-06", "M", "ZX5 1JP",
            "9 ORCHARD RISE"),
     person("health:D3", "TOBIAS", "WRENFIELD", "2010-06-08", "M", "ZX5 1JP", "9 ORCHARD RISE"),
+    # a girl who goes by her middle name
+    person("health:D4", "MARGARET", "ASHWORTH", "2011-11-11", "F", "ZX8 2DF", "5 PLOVER LANE",
+           middle="ROSE"),
+    person("police:D4", "ROSE", "ASHWORTH", "2011-11-11", "F", "ZX8 2DF", None),
 ]
