@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -60,10 +61,28 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame.reset_index(drop=True).astype("string")
 
 
+def _calendar_date(value: str) -> date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(value.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
 def parse_dates(text: pd.Series) -> pd.Series:
-    """ISO, dd/mm/yyyy and yyyymmdd (and their close cousins); anything else is NULL."""
-    out = parse_datetimes(standardise.blank_to_null(text), list(DATE_FORMATS), excel=False)
-    return out.dt.date.astype(object).where(out.notna(), None)
+    """ISO, dd/mm/yyyy and yyyymmdd (and their close cousins); anything else is NULL.
+
+    pandas parses into nanosecond timestamps, which end before 1677 and after 2262; a date
+    outside them (a historical register, a mistyped year) is read again as a calendar date,
+    so that it is compared as a date like any other rather than as text."""
+    clean = standardise.blank_to_null(text)
+    out = parse_datetimes(clean, list(DATE_FORMATS), excel=False)
+    dates = out.dt.date.astype(object).where(out.notna(), None)
+    outside = clean.notna() & out.isna()
+    if outside.any():
+        dates[outside] = clean[outside].map(_calendar_date)
+    return dates
 
 
 def _postcode(raw: pd.Series) -> pd.Series:

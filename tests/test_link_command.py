@@ -3,6 +3,8 @@ small invented files with awkward values."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from linkage import evaluate_pairs
+from sources.link_input import parse_dates
 from sources.synth import names
 
 runner = CliRunner()
@@ -123,6 +126,15 @@ def test_dedupe_survives_unparseable_and_mixed_date_forms(tmp_path):
     assert len(ids) == 406
     assert ids["a1"] == ids["a2"] == ids["a6"]          # ISO, dd/mm/yyyy, "last, first"
     assert ids["a1"] != ids["a3"] and ids["a3"] != ids["a5"]
+
+
+def test_dates_outside_pandas_timestamps_are_dates_not_text():
+    born = pd.Series(["1601-03-05", "05/03/1601", "2290-01-02", "1601-02-30", None, "2012-04-03"],
+                     dtype="string")
+    parsed = list(parse_dates(born))
+    assert parsed[:3] == [date(1601, 3, 5), date(1601, 3, 5), date(2290, 1, 2)]
+    assert parsed[3] is None and parsed[4] is None       # no 30 February: stays unread
+    assert parsed[5] == date(2012, 4, 3)
 
 
 def test_parquet_input_and_bad_arguments(tmp_path):
