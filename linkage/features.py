@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import jellyfish
 import pandas as pd
+from nicknames import NickNamer
 
 from sources.common.sqlfiles import SqlFiles
 from sources.kinds import load_person_columns
@@ -71,8 +72,16 @@ def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str,
 
 @cache
 def nickname_table() -> pd.DataFrame:
-    table = pd.read_csv(NICKNAMES_PATH, comment="#", dtype=str)
-    table = table.rename(columns={"group": "grp"})
+    """Forename groups: this project's own (linkage/data/nicknames.csv: the names of England's
+    children, with their transliterations) and the English nicknames of the `nicknames` package
+    (one group per formal name, holding its nicknames). linkage/data/README.md gives both
+    sources."""
+    own = pd.read_csv(NICKNAMES_PATH, comment="#", dtype=str).rename(columns={"group": "grp"})
+    english = pd.DataFrame(
+        [(formal.upper(), nick.upper())
+         for formal, nicks in NickNamer().nickname_lookup.items() for nick in nicks],
+        columns=["grp", "name"])
+    table = pd.concat([own, english])
     both = pd.concat([table, pd.DataFrame({"grp": table["grp"], "name": table["grp"]})])
     return both.drop_duplicates().sort_values(["name", "grp"]).reset_index(drop=True)
 

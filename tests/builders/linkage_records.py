@@ -99,6 +99,9 @@ TWINS = [
            middle="KRISTINA"),
     person("education:T8", "KRISTINA", "NOWAK", "2013-01-20", "F", "ZX1 6GB", "41 TERN STREET",
            middle="MONIKA"),
+    # sisters five years apart whose names are one letter apart
+    person("health:S1", "PRIYA", "DHALIWAL", "2011-03-24", "F", "ZX3 5NE", "27 WAGTAIL ROAD"),
+    person("education:S2", "RIYA", "DHALIWAL", "2016-07-26", "F", "ZX3 5NE", "27 WAGTAIL ROAD"),
 ]
 # True duplicates across sources: a nickname, a typo, a day-month swap.
 DUPLICATES = [
