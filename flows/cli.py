@@ -26,7 +26,7 @@ from flows.cli_options import (
     stderr_console,
 )
 from flows.home import Home, resolve_home
-from flows.progress import RUN_STAGES, showing, stage
+from flows.progress import RUN_STAGES, START_FLOW, showing, stage
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Joined Up: link children's records across agencies and publish "
@@ -75,6 +75,7 @@ def synth(
 def _run(home_path: Path | None, as_of: date | None) -> dict:
     home = resolve_home(home_path).ensure()
     checked_settings(home)            # before Prefect and Great Expectations load (seconds)
+    stage(START_FLOW)
     from flows.nightly import nightly
 
     return nightly(home=str(home.root), as_of=as_of)

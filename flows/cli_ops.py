@@ -21,7 +21,7 @@ from flows.cli_options import (
 )
 from flows.cli_options import wide_console as console
 from flows.home import resolve_home
-from flows.progress import RUN_STAGES, showing
+from flows.progress import RUN_STAGES, START_FLOW, showing, stage
 
 RUN_COLUMNS = ("run id", "kind", "code", "started", "ended", "status", "step/error", "extracts",
                "rows in", "loaded", "quarantined", "children", "build")
@@ -81,6 +81,7 @@ def rebuild(home: HomeOption = None, as_of: RebuildAsOfOption = None) -> None:
     setup_logging()
     try:
         with showing("rebuild", stderr_console, total=len(RUN_STAGES)):
+            stage(START_FLOW)
             summary = rebuild_home(resolve_home(home), option_date(as_of))
     except RecoveryError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -28,9 +28,13 @@ from rich.progress import (
 
 log = logging.getLogger("joinedup.progress")
 
+# Before the nightly run's first stage, Prefect imports and starts its temporary server (tens
+# of seconds on a busy machine): the command line reports it as a stage of its own.
+START_FLOW = "start Prefect"
 # The stages the nightly run passes to `stage` (flows.nightly's `at`), in order.
-RUN_STAGES = ("receive", "new-build", "ingest", "person-records", "link", "derive",
-              "pseudonymise", "export", "publish")
+NIGHTLY_STAGES = ("receive", "new-build", "ingest", "person-records", "link", "derive",
+                  "pseudonymise", "export", "publish")
+RUN_STAGES = (START_FLOW, *NIGHTLY_STAGES)
 
 StageHook = Callable[[str], None]
 

@@ -143,11 +143,11 @@ def test_progress_is_a_bar_on_a_terminal_and_a_log_line_per_stage_otherwise(capl
 
 def test_the_run_stages_are_the_nightly_runs_own():
     """flows.progress counts the stages `run_nightly` marks, so the bar reaches its end."""
-    from flows.progress import RUN_STAGES
+    from flows.progress import NIGHTLY_STAGES, RUN_STAGES, START_FLOW
 
     marked = [node.args[0].value for node in ast.walk(ast.parse((FLOWS / "nightly.py")
                                                                 .read_text()))
               if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "at"]
-    assert tuple(marked) == RUN_STAGES
+    assert tuple(marked) == NIGHTLY_STAGES and (START_FLOW, *NIGHTLY_STAGES) == RUN_STAGES
     linked = (FLOWS / "cli_link.py").read_text()
     assert "from flows.progress import bar" in linked      # one look for every bar
