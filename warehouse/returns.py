@@ -218,8 +218,10 @@ def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tab
     by_feed: dict[str, list[str]] = {}
     for r in data:
         pct = str(r[idx["pct_not_recorded"]])
-        by_feed.setdefault(r[idx["feed"]], []).append(
-            f"{r[idx['field']]} {pct}{'%' if re.fullmatch(r'[0-9.]+', pct) else ''}")
+        feed = r[idx["feed_label"]] if "feed_label" in idx else r[idx["feed"]]
+        field = r[idx["field_label"]] if "field_label" in idx else r[idx["field"]]
+        by_feed.setdefault(feed, []).append(
+            f"{field} {pct}{'%' if re.fullmatch(r'[0-9.]+', pct) else ''}")
     for feed, parts in by_feed.items():
         rows.append((f"Completeness {feed} (share not recorded)", "; ".join(parts)))
     rows.append(("Sheets", ", ".join(sheet for sheet, _t, _d in RETURN_TABLES)))
