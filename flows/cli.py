@@ -23,12 +23,26 @@ from flows.cli_options import (
     console,
     option_date,
     setup_logging,
+    stderr_console,
 )
 from flows.home import Home, resolve_home
+from flows.progress import RUN_STAGES, START_FLOW, showing, stage
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Joined Up: link children's records across agencies and publish "
                        "suppressed counts of children presenting with CSE indicators.")
+
+
+DEMO_SETTINGS = Path(__file__).with_name("demo_home.yaml")
+
+
+def write_demo_settings(home: Home) -> None:
+    """A synthetic home gets the demo's settings (its partnership's name), never over a
+    partnership's own file."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    if not home.settings_file.exists():
+        home.settings_file.write_text(DEMO_SETTINGS.read_text(encoding="utf-8"),
+                                      encoding="utf-8")
 
 
 @app.command()
@@ -46,8 +60,12 @@ def synth(
 
     target = Home(out)
     as_of_date = option_date(as_of) or default_as_of(datetime.now(UTC).date())
-    summary = generate(target.inbox, target.truth_records, target.population,
-                       children=children, seed=seed, as_of=as_of_date, file_format=file_format)
+    setup_logging()
+    with showing("synth", stderr_console):
+        summary = generate(target.inbox, target.truth_records, target.population,
+                           children=children, seed=seed, as_of=as_of_date,
+                           file_format=file_format, on_stage=stage)
+    write_demo_settings(target)
     console.print(f"wrote synthetic extracts for {children:,} children to {target.inbox} "
                   f"(truth in {target.truth})")
     for path, rows in (summary.get("rows") or {}).items():
@@ -57,19 +75,21 @@ def synth(
 def _run(home_path: Path | None, as_of: date | None) -> dict:
     home = resolve_home(home_path).ensure()
     checked_settings(home)            # before Prefect and Great Expectations load (seconds)
+    stage(START_FLOW)
     from flows.nightly import nightly
-    from flows.summary import print_summary
 
-    summary = nightly(home=str(home.root), as_of=as_of)
-    print_summary(summary, console)
-    return summary
+    return nightly(home=str(home.root), as_of=as_of)
 
 
 @app.command()
 def run(home: HomeOption = None, as_of: AsOfOption = None) -> None:
     """Run the nightly flow on the home directory's inbox and archive."""
+    from flows.summary import print_summary
+
     setup_logging()
-    _run(home, option_date(as_of))
+    with showing("run", stderr_console, total=len(RUN_STAGES)):
+        summary = _run(home, option_date(as_of))
+    print_summary(summary, console)
 
 
 @app.command()
@@ -79,16 +99,22 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Generate synthetic extracts into the home's inbox and run the nightly flow on them."""
+    from flows.summary import print_summary
     from sources.common.periods import default_as_of
     from sources.synth import generate
 
     setup_logging()
     target = resolve_home(home).ensure()
+    write_demo_settings(target)
     as_of = default_as_of(datetime.now(UTC).date())
-    generate(target.inbox, target.truth_records, target.population, children=children,
-             seed=seed, as_of=as_of)
-    console.print(f"generated synthetic extracts for {children:,} children in {target.inbox}")
-    _run(target.root, as_of)
+    with showing("demo", stderr_console) as display:
+        generate(target.inbox, target.truth_records, target.population, children=children,
+                 seed=seed, as_of=as_of,
+                 on_stage=lambda name, n: stage(f"synth: {name}", n + len(RUN_STAGES)))
+        display.console.print(f"generated synthetic extracts for {children:,} children in "
+                              f"{target.inbox}")
+        summary = _run(target.root, as_of)
+    print_summary(summary, console)
 
 
 @app.command()

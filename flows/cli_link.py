@@ -16,16 +16,10 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import Progress
 
 from flows.cli_options import stderr_console as console
+from flows.progress import bar
 
 
 def _roles(pairs: list[str]) -> dict[str, str]:
@@ -56,8 +50,7 @@ class StageProgress:
 def _progress(enabled: bool) -> Progress | None:
     if not enabled or not console.is_terminal:
         return None
-    return Progress(SpinnerColumn(), TextColumn("{task.description:<24}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+    return bar(console)
 
 
 def _decisions(path: Path | None):

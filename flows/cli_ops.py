@@ -12,9 +12,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_options import HomeOption, RebuildAsOfOption, option_date, setup_logging
+from flows.cli_options import (
+    HomeOption,
+    RebuildAsOfOption,
+    option_date,
+    setup_logging,
+    stderr_console,
+)
 from flows.cli_options import wide_console as console
 from flows.home import resolve_home
+from flows.progress import RUN_STAGES, START_FLOW, showing, stage
 
 RUN_COLUMNS = ("run id", "kind", "code", "started", "ended", "status", "step/error", "extracts",
                "rows in", "loaded", "quarantined", "children", "build")
@@ -73,7 +80,9 @@ def rebuild(home: HomeOption = None, as_of: RebuildAsOfOption = None) -> None:
 
     setup_logging()
     try:
-        summary = rebuild_home(resolve_home(home), option_date(as_of))
+        with showing("rebuild", stderr_console, total=len(RUN_STAGES)):
+            stage(START_FLOW)
+            summary = rebuild_home(resolve_home(home), option_date(as_of))
     except RecoveryError as exc:
         raise typer.BadParameter(str(exc)) from None
     print_summary(summary, console)

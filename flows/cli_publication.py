@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_options import HomeOption, QuarterOption, console
+from flows.cli_options import (
+    HomeOption,
+    QuarterOption,
+    checked_settings,
+    console,
+    setup_logging,
+    stderr_console,
+)
 from flows.home import resolve_home
+from flows.progress import showing, stage
 
 
 def _build(home: Path | None, quarter: str | None, report_only: bool):
@@ -18,9 +26,17 @@ def _build(home: Path | None, quarter: str | None, report_only: bool):
     from warehouse.disclosure import DisclosureError
     from warehouse.returns import ReturnError
 
+    setup_logging()
     target = resolve_home(home)
+    if not checked_settings(target).partnership.name:
+        stderr_console.print("[yellow]joinedup.yaml sets no partnership name: every sheet and "
+                             "the report say 'Partnership name not set'. Add `partnership: "
+                             "{name: ...}` before sending the return.[/yellow]")
+    command = "report" if report_only else "return"
     try:
-        return write_return(target, quarter, tables=not report_only)
+        with showing(command, stderr_console):
+            return write_return(target, quarter, tables=not report_only,
+                                on_stage=stage)
     except (ReturnError, DisclosureError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from flows import run_ledger, steps
+from flows import progress, run_ledger, steps
 from flows.home import Home
 from flows.prefect_logging import product_logs_to_prefect
 from flows.settings import HomeSettings, load_home_settings
@@ -160,6 +160,7 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
     def at(name: str) -> None:
         step[0] = name
         reached(name)
+        progress.stage(name)
 
     home.ensure()
     build = home.build(run_id)

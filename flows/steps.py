@@ -256,7 +256,7 @@ def record_outcomes(home: Home, run_id: str, outcomes: list[ExtractOutcome]) -> 
 
 
 def write_return(home: Home, quarter: str | None = None, *, tables: bool = True,
-                 report: bool = True):
+                 report: bool = True, on_stage=None):
     """The quarterly return's one step: the quarter (default: the last complete one) from the
     published warehouse, with the home's settings; a warehouse.returns.ReturnResult."""
     from flows.settings import load_home_settings
@@ -267,7 +267,8 @@ def write_return(home: Home, quarter: str | None = None, *, tables: bool = True,
     places = ReturnPlaces(live=home.live, work_dir=home.work_dir,
                           out_dir=home.return_dir(quarter))
     return build_return(quarter, places, settings.catalogue, settings.partnership_name,
-                        tables=tables, report=report)
+                        tables=tables, report=report,
+                        **({"on_stage": on_stage} if on_stage else {}))
 
 
 def code_version() -> str:

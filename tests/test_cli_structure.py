@@ -114,3 +114,40 @@ def test_report_writes_the_report_alone(tmp_path):
     out = CliRunner().invoke(app, ["report", "--home", str(home.root), "--quarter", "2025Q3"])
     assert out.exit_code == 0, out.output
     assert sorted(p.name for p in home.return_dir("2025Q3").iterdir()) == ["report_2025Q3.html"]
+
+
+def test_progress_is_a_bar_on_a_terminal_and_a_log_line_per_stage_otherwise(caplog):
+    """Every long command shows its stages through flows.progress, as `joinedup link` does."""
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from flows.progress import showing, stage
+
+    stage("nothing open")                      # without a display: nothing, no error
+    with caplog.at_level(logging.INFO, logger="joinedup.progress"):
+        with showing("run", Console(file=io.StringIO()), total=2):
+            stage("receive")
+            stage("ingest")
+        logged = [r.getMessage() for r in caplog.records if r.name == "joinedup.progress"]
+        assert logged[:2] == ["run: stage 1 of 2: receive", "run: stage 2 of 2: ingest"]
+        caplog.clear()
+        screen = io.StringIO()
+        with showing("return", Console(file=screen, force_terminal=True, width=100)) as shown:
+            stage("report", 3)
+            assert shown.progress is not None and shown.total == 3
+        assert not [r for r in caplog.records if r.name == "joinedup.progress"]
+    assert "return: report" in screen.getvalue()
+
+
+def test_the_run_stages_are_the_nightly_runs_own():
+    """flows.progress counts the stages `run_nightly` marks, so the bar reaches its end."""
+    from flows.progress import NIGHTLY_STAGES, RUN_STAGES, START_FLOW
+
+    marked = [node.args[0].value for node in ast.walk(ast.parse((FLOWS / "nightly.py")
+                                                                .read_text()))
+              if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "at"]
+    assert tuple(marked) == NIGHTLY_STAGES and (START_FLOW, *NIGHTLY_STAGES) == RUN_STAGES
+    linked = (FLOWS / "cli_link.py").read_text()
+    assert "from flows.progress import bar" in linked      # one look for every bar

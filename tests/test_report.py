@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from markupsafe import escape
+
 from flows.home import Home
 from flows.steps import write_return
 from tests.builders.return_home import expected_tables, make_home
@@ -44,6 +46,17 @@ def test_report_numbers_equal_the_publish_tables_and_it_is_self_contained(tmp_pa
             assert (row[ix["indicator"]], row[ix["indicator_label"]], row[ix["dataset"]],
                     row[ix["children"]], row[ix["rate_per_10000"]],
                     row[ix["indicator_status"]]) in printed
+    # the headline is Table 9's "k or more" rows; a bar per indicator shows what makes it up
+    cols, rows = expected["table9_indicators"]
+    at_least = {r[cols.index("k")]: str(r[cols.index("children_at_least_k")]) for r in rows}
+    tiles = re.findall(r'<div class="tile"><div class="v">(.*?)</div>', text)
+    assert tiles == [at_least[k] for k in (1, 2, 3)]
+    contributions = text[text.index('id="contributions"'):text.index("Trend over")]
+    cols, rows = expected["indicator_breakdown"]
+    for row in rows:
+        if row[ix["indicator"]] != "ANY" and row[ix["age_band"]] == "All" == row[ix["sex"]]:
+            assert str(escape(f"{row[ix['indicator']]} {row[ix['indicator_label']]}")) in (
+                contributions)
     lowered = text.lower()
     assert "http://" not in lowered and "https://" not in lowered and "//" not in re.sub(
         r"<[^>]*>", "", lowered).replace("://", "")
@@ -71,3 +84,63 @@ def test_report_escapes_text(tmp_path):
     out = render_report("2026Q3", (date(2026, 7, 1), date(2026, 9, 30)),
                         [("Partnership", "<script>x</script>")], tables)
     assert "<script>" not in out and "&lt;script&gt;" in out and "&lt;b&gt;1" in out
+
+
+def _table(columns: str, *rows: tuple) -> tuple[list[str], list[tuple]]:
+    return columns.split(), list(rows)
+
+
+def test_report_frames_the_headline_and_draws_partial_quarters_apart():
+    """Table 9's rows as the headline with the caveats beside it, indicators ranked by the
+    children presenting with them, a partial trend quarter drawn apart and labelled, and the
+    completeness of the field beside each characteristic chart."""
+    from datetime import date
+
+    from warehouse.report import render_report
+    from warehouse.trend import COMPARABLE, PARTIAL
+
+    p = (date(2026, 7, 1), date(2026, 9, 30))
+    tables = {t: (["period_start", "period_end"], []) for _s, t, _d in RETURN_TABLES}
+    tables["table9_indicators"] = _table(
+        "k k_label children_at_least_k children_exactly_k", (1, "1", "1072", "1024"),
+        (2, "2", "48", "39"), (3, "3", "9", "c"))
+    tables["indicator_breakdown"] = _table(
+        "indicator indicator_label dataset age_band sex ethnicity_group children "
+        "indicator_status",
+        ("ANY", "At least one", "All", "All", "All", "All", "1072", "supplied"),
+        ("I17", "Reported missing to police", "MISSING_POL", "All", "All", "All", "12",
+         "supplied"),
+        ("I19", "Persistent absence", "SCHOOL_ABSENCE", "All", "All", "All", "916", "supplied"),
+        ("I14", "Multiple-perpetrator rape", "SEX_CRIME", "All", "All", "All", "0", "zero"),
+        ("I15", "Single-perpetrator rape", "SEX_CRIME", "All", "All", "All", "c", "supplied"))
+    tables["indicator_status"] = _table(
+        "feed indicator indicator_label status",
+        ("POL", "I17", "Reported missing to police", "late"),
+        ("LA", "I04", "Referred on the grounds of CSE", "not_available"),
+        ("EDU", "I19", "Persistent absence", "supplied"))
+    tables["data_completeness"] = _table(
+        "feed feed_label field field_label pct_not_recorded",
+        ("POL", "Police", "dob", "Date of birth", "5.5"))
+    tables["missing_episodes"] = _table("feed measure_label value")
+    tables["feed_overlap"] = _table("row_type feeds children")
+    quarters = [(date(2025, 10, 1), "2025Q4", "121", PARTIAL), (p[0], "2026Q3", "1072",
+                                                                COMPARABLE)]
+    tables["trend"] = _table(
+        "period_start quarter measure measure_label value comparable note",
+        *[(start, q, "children_at_least_1_indicators", "1 or more", v, c, "")
+          for start, q, v, c in quarters])
+    out = render_report("2026Q3", p, [("Partnership", "Kestrelford")], tables)
+    assert re.findall(r'<div class="tile"><div class="v">(.*?)</div>', out) == [
+        "1,072", "48", "9"]
+    head = out[out.index('id="headline"'):out.index('id="contributions"')]
+    assert "Police: the latest extract is late" in head
+    assert "Not available this quarter (not a zero): I04 Referred on the grounds of CSE" in head
+    assert "I19 (Persistent absence) are counted by school term" in head
+    bars = re.findall(r'text-anchor="end">(I\d+) ', out[out.index('id="contributions"'):
+                                                          out.index("Trend over")])
+    assert bars == ["I19", "I17", "I15", "I14"]          # largest, then c (1 to 4), then 0
+    assert "916 (85% of 1,072)" in out and "12 (1% of 1,072) - late extract" in out
+    trend = out[out.index("Trend over"):]
+    assert trend.count('fill="#ffffff"') == 2           # the legend's point and 2025Q4's
+    assert "121 partial" in trend and "121 (partial)" in trend and "1072 (partial)" not in trend
+    assert "Date of birth not recorded: Police 5.5%" in out

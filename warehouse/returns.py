@@ -24,38 +24,23 @@ import logging
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from warehouse.build import latest_run, publish_period
-from warehouse.exports import guard_cell, write_guarded_csv
+from warehouse.exports import write_guarded_csv
 from warehouse.settings import Settings
 from warehouse.trend import TREND_COLUMNS, quarters_up_to, trend_rows, trend_settings
+from warehouse.workbook import SheetContext, sheets, write_workbook
 
 log = logging.getLogger(__name__)
 
-# Sheet name (at most 31 characters) -> publish table, in the fixed order of the return.
-RETURN_TABLES: list[tuple[str, str, str]] = [
-    ("Table8_datasets", "table8_datasets",
-     "Children presenting in k or more / exactly k data sets (the inquiry's Table 8)"),
-    ("Table9_indicators", "table9_indicators",
-     "Children presenting with k or more / exactly k indicators (the inquiry's Table 9)"),
-    ("Indicator_breakdown", "indicator_breakdown",
-     "Children presenting with each indicator by age band, sex and ethnic group"),
-    ("Indicator_status", "indicator_status", "Which indicators each feed supplied"),
-    ("Missing_episodes", "missing_episodes",
-     "Missing episodes, children missing, repeat missing and return interviews"),
-    ("Feed_overlap", "feed_overlap", "Children by the combination of feeds they appear in"),
-    ("Linkage_summary", "linkage_summary", "Records and children per feed after linkage"),
-    ("Data_completeness", "data_completeness", "Share of records with each field not recorded"),
-    ("Trend", "trend",
-     "Children presenting with indicators and missing episodes per quarter, each quarter as its "
-     "own return publishes it (':' where a feed's records do not reach back to the quarter)"),
-]
+# (sheet name, publish table, title) in the fixed order of the return: warehouse/workbook.yaml.
+RETURN_TABLES: list[tuple[str, str, str]] = sheets()
 # Sheets computed for the return rather than read from a publish table of the period.
 COMPUTED_TABLES = {"trend"}
 
@@ -111,14 +96,24 @@ class ReturnPlaces:
     out_dir: Path
 
 
+StageHook = Callable[[str, int], None]     # (stage, stages in all): told as a stage starts
+
+
+def _no_progress(_name: str, _total: int) -> None:
+    return None
+
+
 def compute_period_tables(
-    live: Path, work_dir: Path, period: tuple[date, date], s: Settings
+    live: Path, work_dir: Path, period: tuple[date, date], s: Settings,
+    on_stage: StageHook = _no_progress, stages_after: int = 0,
 ) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
     """Derive and publish the period's tables (and the earlier quarters of the trend) in a copy
     of the warehouse; returns (table -> (columns, rows)), the publication summary and facts for
-    the cover sheet."""
+    the cover sheet. `stages_after` counts the caller's stages after these (for `on_stage`)."""
     quarters = quarters_up_to(period, trend_settings(s)["quarters"])
+    total = 3 + sum(q != period for q in quarters) + stages_after
     work_dir.mkdir(parents=True, exist_ok=True)
+    on_stage("copy the published warehouse", total)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="return-") as tmp:
         snapshot = Path(tmp) / "warehouse.duckdb"
         shutil.copyfile(live, snapshot)
@@ -133,6 +128,7 @@ def compute_period_tables(
                     f"the quarter ends {period[1]}, after the published warehouse's reporting "
                     f"date {as_of}: its data has not all arrived; run the nightly flow for a "
                     "later date or choose an earlier quarter")
+            on_stage(f"publish {quarter_label(period[0])}", total)
             summary = publish_period(con, *period, s)["publication"]
             tables = {}
             for _sheet, table, _title in RETURN_TABLES:
@@ -144,16 +140,18 @@ def compute_period_tables(
                 tables[table] = ([d[0] for d in result.description], result.fetchall())
             for quarter in quarters:
                 if quarter != period:
+                    on_stage(f"trend: publish {quarter_label(quarter[0])}", total)
                     publish_period(con, *quarter, s)
+            on_stage("trend", total)
             trend = trend_rows(con, s, quarters) if quarters else []
             tables["trend"] = (list(TREND_COLUMNS),
                                [tuple(r[c] for c in TREND_COLUMNS) for r in trend])
             extracts = con.execute(
-                "SELECT kind, source, count(*), max(received_at)::DATE, sum(rows_loaded) "
+                "SELECT kind, source, count(*), max(received_at)::DATE "
                 "FROM meta.extract GROUP BY kind, source ORDER BY kind, source"
             ).fetchall()
             facts = {"run_id": run_id, "as_of": as_of, "extracts": extracts,
-                     "trend_quarters": [q[0] for q in quarters]}
+                     "trend_quarters": [q[0] for q in quarters], "stages": total}
         finally:
             con.close()
     return tables, summary, facts
@@ -209,58 +207,25 @@ def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tab
     if trend_q:
         rows.append(("Trend", f"{len(trend_q)} quarters, {quarter_name(trend_q[0])} to "
                               f"{quarter_name(trend_q[-1])} (sheet Trend)"))
-    for kind, source, n, received, loaded in facts["extracts"]:
+    # Row counts are left out: a feed's count of rows can be a small number the tables
+    # suppress (its records are published, protected, in Linkage_summary).
+    for kind, source, n, received in facts["extracts"]:
         rows.append((f"Feed {source} ({kind})",
-                     f"{n} extract(s), latest received {received}, {loaded} rows loaded"))
+                     f"{n} extract(s), latest received {received}; its records are counted in "
+                     "sheet Linkage_summary"))
     cols, data = tables["data_completeness"]
     idx = {c: i for i, c in enumerate(cols)}
     by_feed: dict[str, list[str]] = {}
     for r in data:
         pct = str(r[idx["pct_not_recorded"]])
-        by_feed.setdefault(r[idx["feed"]], []).append(
-            f"{r[idx['field']]} {pct}{'%' if re.fullmatch(r'[0-9.]+', pct) else ''}")
+        feed = r[idx["feed_label"]] if "feed_label" in idx else r[idx["feed"]]
+        field = r[idx["field_label"]] if "field_label" in idx else r[idx["field"]]
+        by_feed.setdefault(feed, []).append(
+            f"{field} {pct}{'%' if re.fullmatch(r'[0-9.]+', pct) else ''}")
     for feed, parts in by_feed.items():
         rows.append((f"Completeness {feed} (share not recorded)", "; ".join(parts)))
     rows.append(("Sheets", ", ".join(sheet for sheet, _t, _d in RETURN_TABLES)))
     return rows
-
-
-def _xlsx_value(value: Any) -> Any:
-    """Whole numbers as numbers (so they sum in a spreadsheet); everything else guarded text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = guard_cell(value)
-    if re.fullmatch(r"-?\d+", text) and len(text) < 15:
-        return int(text)
-    return text
-
-
-def write_workbook(path: Path, cover: list, tables: dict) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Cover"
-    ws.append(["Item", "Value"])
-    for key, value in cover:
-        ws.append([guard_cell(key), guard_cell(value)])
-    ws.column_dimensions["A"].width = 40
-    ws.column_dimensions["B"].width = 110
-    for sheet, table, title in RETURN_TABLES:
-        columns, rows = tables[table]
-        ws = wb.create_sheet(sheet)
-        ws.append([guard_cell(title)])
-        ws["A1"].font = Font(bold=True)
-        ws.append([guard_cell(c) for c in columns])
-        for row in rows:
-            ws.append([_xlsx_value(v) for v in row])
-    for ws in wb.worksheets:
-        for cell in ws[1 if ws.title == "Cover" else 2]:
-            cell.font = Font(bold=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
 
 
 def write_csvs(out_dir: Path, tables: dict, cover: list) -> list[Path]:
@@ -282,25 +247,31 @@ def resolve_quarter(quarter: str | None, today: date | None = None) -> str:
 
 
 def build_return(quarter: str, places: ReturnPlaces, catalogue: Settings, partnership: str,
-                 *, tables: bool = True,
-                 report: bool = True) -> ReturnResult:
+                 *, tables: bool = True, report: bool = True,
+                 on_stage: StageHook = _no_progress) -> ReturnResult:
     """Write into `places.out_dir` the quarter's workbook and CSVs (tables=True) and its HTML
     report (report=True); returns what was written."""
     period = parse_quarter(quarter)
     quarter = quarter_label(period[0])
     if not places.live.exists():
         raise ReturnError(f"{places.live} not found: run `joinedup run` first")
-    computed, summary, facts = compute_period_tables(places.live, places.work_dir, period,
-                                                     catalogue)
+    computed, summary, facts = compute_period_tables(
+        places.live, places.work_dir, period, catalogue, on_stage, int(tables) + int(report))
+    total = facts["stages"]
     cover = _cover(quarter, period, catalogue, partnership, facts, computed, summary)
     out_dir = places.out_dir
     workbook, csv_files, report_path = None, [], None
     if tables:
-        workbook = write_workbook(out_dir / f"return_{quarter}.xlsx", cover, computed)
+        on_stage("workbook and CSV files", total)
+        disclosure = catalogue.publication["disclosure"]
+        context = SheetContext(partnership, quarter, period, str(disclosure["symbol"]),
+                               str(disclosure["not_applicable"]))
+        workbook = write_workbook(out_dir / f"return_{quarter}.xlsx", cover, computed, context)
         csv_files = write_csvs(out_dir, computed, cover)
     if report:
         from warehouse.report import write_report
 
+        on_stage("report", total)
         report_path = write_report(out_dir / f"report_{quarter}.html", quarter, period, cover,
                                    computed, catalogue)
     log.info("quarterly return %s written to %s", quarter, out_dir)

@@ -27,7 +27,11 @@ SQL = SqlFiles.beside(__file__)
 NOT_AVAILABLE = ":"
 
 TREND_COLUMNS = ["period_start", "period_end", "quarter", "measure", "measure_label", "feed",
-                 "unit", "value", "note"]
+                 "unit", "value", "comparable", "note"]
+# `comparable`: whether the quarter's value counts everything the other quarters count. A
+# quarter in which no school term starts counts no termly indicator, so its "children with k
+# or more indicators" is a partial count: the report draws it apart from the line.
+COMPARABLE, PARTIAL = "yes", "no: partial count"
 
 
 def quarter_of(day: date) -> tuple[date, date]:
@@ -150,14 +154,18 @@ def trend_rows(
             notes = gaps(period, feeds_counted.get(period, []))
             if r["not_available"]:
                 notes.append(f"indicators not available: {r['not_available']}")
+            partial = bool(r["not_available"])
             if termly and not term_starts_in(s, period):
                 notes.append(f"no school term starts in this quarter, so {', '.join(termly)} "
-                             "(counted by term) add nothing")
+                             "(counted by term) add nothing: a partial count, not comparable "
+                             "with the quarters in which a term starts")
+                partial = True
             key = (0, r["k"], 0)
         else:
             measure = f"missing_{r['measure']}_{r['feed'].lower()}"
             label, feed = r["measure_label"], r["feed"]
             notes = gaps(period, [feed])
+            partial = False
             key = (1, missing_feeds.index(feed) if feed in missing_feeds else 99,
                    order.get(r["measure"], 99))
         covered = not any("records start" in n for n in notes)
@@ -166,6 +174,7 @@ def trend_rows(
             "quarter": quarter_name(period[0]), "measure": measure, "measure_label": label,
             "feed": feed, "unit": r["unit"],
             "value": r["value"] if covered else NOT_AVAILABLE,
+            "comparable": "" if not covered else PARTIAL if partial else COMPARABLE,
             "note": "; ".join(notes),
         }))
     return [row for _k, _s, row in sorted(rows, key=lambda x: (x[0], x[1]))]

@@ -17,6 +17,7 @@ validation must quarantine. `file_format="parquet"` writes the same tables as Pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -209,17 +210,27 @@ def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 
 def generate(inbox: Path, truth: Path, population_file: Path, *, children: int = 10_000,
-             seed: int = 42, as_of: date, file_format: str = "native") -> dict:
+             seed: int = 42, as_of: date, file_format: str = "native",
+             on_stage: Callable[[str, int], None] | None = None) -> dict:
     """Write the extracts into `inbox/<source>/`, the truth CSV to `truth` and the population
     estimate CSV to `population_file`; returns counts, with `rows` keyed by each extract's path
-    relative to `inbox`."""
+    relative to `inbox`. `on_stage(name, stages)` is told as each stage starts (a command
+    line's progress display)."""
     if file_format not in ("native", "parquet"):
         raise ValueError("file_format must be 'native' or 'parquet'")
+    stages = 3 + len(SUPPLIERS)
+
+    def at(name: str) -> None:
+        if on_stage is not None:
+            on_stage(name, stages)
+
     inbox, truth, population_file = Path(inbox), Path(truth), Path(population_file)
     cfg = load("agencies")
+    at("population")
     pop = _with_ids(population.build(children, seed, as_of), seed)
     for latent in ("v", "cse_v"):
         pop[latent] = pop[latent] * float(cfg["concentration"])
+    at("agency events")
     care = social_care.events(stream(seed, "social_care"), pop, cfg["social_care"], as_of)
     looked_after = np.unique(care.loc[care["event_type"] == "LAC_EPISODE", "child"])
     events = {
@@ -231,12 +242,14 @@ def generate(inbox: Path, truth: Path, population_file: Path, *, children: int =
     }
     rows, truths, faults = {}, [], {}
     for source, supplier in SUPPLIERS.items():
+        at(f"extract {source}")
         rendered, records, broken = agency_extract(seed, supplier, events[source], pop,
                                                    looked_after)
         path = _write(rendered, supplier, inbox / source, as_of, file_format)
         rows[str(path.relative_to(inbox))] = len(rendered)
         faults[source] = broken
         truths.append(records)
+    at("truth and population estimate")
     truth.parent.mkdir(parents=True, exist_ok=True)
     pd.concat(truths, ignore_index=True).to_csv(truth, index=False)
     population_file.parent.mkdir(parents=True, exist_ok=True)

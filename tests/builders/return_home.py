@@ -44,19 +44,29 @@ def make_home(tmp_path: Path, partnership: str = "=HYPERLINK(\"x\")") -> Path:
 def expected_tables(home: Path, tmp_path: Path, period) -> dict:
     """The publish tables for the quarter, computed independently in another copy (the sheets
     computed for the return alone, such as the trend, are checked on their own)."""
+    return expected_quarter_tables(home, tmp_path, [period])[period]
+
+
+def expected_quarter_tables(home: Path, tmp_path: Path, periods: list) -> dict:
+    """period -> its publish tables, each quarter computed in turn in one copy of the
+    warehouse (one copy, not one per quarter: the trend test checks eight)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     copy = tmp_path / "check.duckdb"
     shutil.copyfile(home / "warehouse" / "joinedup.duckdb", copy)
     con = connect(copy)
-    derive_indicator_events(con, period_start=period[0], period_end=period[1])
-    build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1])
-    publish_tables(con, as_of=period[1], period_start=period[0], period_end=period[1])
-    out = {}
-    for _sheet, table, _title in RETURN_TABLES:
-        if table in COMPUTED_TABLES:
-            continue
-        result = con.execute(f"SELECT * FROM publish.{table} WHERE period_start = ?",
-                             [period[0]])
-        out[table] = ([d[0] for d in result.description], result.fetchall())
-    con.close()
+    out: dict = {}
+    try:
+        for period in periods:
+            derive_indicator_events(con, period_start=period[0], period_end=period[1])
+            build_marts(con, as_of=period[1], period_start=period[0], period_end=period[1])
+            publish_tables(con, as_of=period[1], period_start=period[0], period_end=period[1])
+            out[period] = {}
+            for _sheet, table, _title in RETURN_TABLES:
+                if table in COMPUTED_TABLES:
+                    continue
+                result = con.execute(f"SELECT * FROM publish.{table} WHERE period_start = ?",
+                                     [period[0]])
+                out[period][table] = ([d[0] for d in result.description], result.fetchall())
+    finally:
+        con.close()
     return out
