@@ -36,6 +36,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 DEMO_SETTINGS = Path(__file__).with_name("demo_home.yaml")
 
 
+def _known_profile(name: str) -> str:
+    from sources.synth.config import profiles
+
+    if name not in profiles():
+        raise typer.BadParameter(f"no profile {name!r}; use one of {', '.join(profiles())}")
+    return name
+
+
+ProfileOption = Annotated[str, typer.Option(
+    callback=_known_profile,
+    help="Recording-error rates: standard, or stress (as high as real agency data; "
+         "sources/synth/data/profiles.yaml).")]
+
+
 def write_demo_settings(home: Home) -> None:
     """A synthetic home gets the demo's settings (its partnership's name), never over a
     partnership's own file."""
@@ -53,6 +67,7 @@ def synth(
     as_of: AsOfOption = None,
     file_format: Annotated[str, typer.Option(
         "--format", help="native (each supplier's format) or parquet")] = "native",
+    profile: ProfileOption = "standard",
 ) -> None:
     """Generate synthetic agency extracts (and their ground truth) for a fictional council."""
     from sources.common.periods import default_as_of
@@ -64,7 +79,7 @@ def synth(
     with showing("synth", stderr_console):
         summary = generate(target.inbox, target.truth_records, target.population,
                            children=children, seed=seed, as_of=as_of_date,
-                           file_format=file_format, on_stage=stage)
+                           file_format=file_format, profile=profile, on_stage=stage)
     write_demo_settings(target)
     console.print(f"wrote synthetic extracts for {children:,} children to {target.inbox} "
                   f"(truth in {target.truth})")
@@ -97,6 +112,7 @@ def demo(
     home: HomeOption = None,
     children: Annotated[int, typer.Option(help="Children in the fictional population.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    profile: ProfileOption = "standard",
 ) -> None:
     """Generate synthetic extracts into the home's inbox and run the nightly flow on them."""
     from flows.summary import print_summary
@@ -109,7 +125,7 @@ def demo(
     as_of = default_as_of(datetime.now(UTC).date())
     with showing("demo", stderr_console) as display:
         generate(target.inbox, target.truth_records, target.population, children=children,
-                 seed=seed, as_of=as_of,
+                 seed=seed, as_of=as_of, profile=profile,
                  on_stage=lambda name, n: stage(f"synth: {name}", n + len(RUN_STAGES)))
         display.console.print(f"generated synthetic extracts for {children:,} children in "
                               f"{target.inbox}")

@@ -577,3 +577,32 @@ def test_person_refs_are_unique_when_a_million_records_are_duplicates(source):
     rec_child = np.arange(n)
     refs = _refs(stream(SEED, "refs-test"), SUPPLIERS[source], pop, rec_child, duplicate)
     assert pd.Series(refs).is_unique
+
+
+def test_stress_profile_records_children_as_badly_as_real_agencies_do():
+    """`--profile stress` lays profiles.yaml's rates over agencies.yaml: the same children, as
+    the police would record them, with several times the errors."""
+    from sources.synth import identity
+    from sources.synth.config import agencies
+
+    pop = _with_ids(population.build(3000, 5, AS_OF), 5)
+    child = np.repeat(np.arange(len(pop)), 4)
+
+    def recorded(profile: str) -> pd.DataFrame:
+        rates = agencies(profile)["identity"]["police"]
+        return identity.record_identities(np.random.default_rng(9), pop, child, rates)
+
+    standard, stress = recorded("standard"), recorded("stress")
+    assert agencies("stress")["identity"]["police"]["dob_missing"] == 0.10
+    for column, least in (("dob", 0.08), ("postcode", 0.25)):
+        assert standard[column].isna().mean() < least < stress[column].isna().mean(), column
+    first = pd.Series(pop["first_name"].to_numpy()[child]).str.upper().to_numpy()
+
+    def renamed(frame: pd.DataFrame) -> float:
+        return float((frame["first_name"].str.upper().to_numpy() != first).mean())
+
+    assert renamed(stress) > 2 * renamed(standard) > 0
+    assert agencies("standard")["identity"]["police"]["dob_missing"] < 0.10   # base untouched
+    with pytest.raises(ValueError, match="no generator profile 'lenient'"):
+        generate(Path("unused"), Path("unused"), Path("unused"), children=10, as_of=AS_OF,
+                 profile="lenient")

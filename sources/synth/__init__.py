@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sources.synth import identity, police, population, render, school, social_care, yot
-from sources.synth.config import load
+from sources.synth.config import STANDARD, agencies, load
 from sources.synth.identifiers import upns
 from sources.synth.rng import distinct_numbers, stream
 
@@ -135,10 +135,11 @@ def _faults(rng, source: str, rendered: pd.DataFrame, rates: dict) -> int:
 
 
 def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
-                   looked_after: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                   looked_after: np.ndarray, profile_name: str = STANDARD
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(the supplier's export, truth rows, faulty rows) for one agency's events."""
     rng = stream(seed, f"{supplier.source}-records")
-    profile = load("agencies")["identity"][supplier.source]
+    profile = agencies(profile_name)["identity"][supplier.source]
     children = np.unique(events["child"].to_numpy())
     rec_child, duplicate = identity.person_records(rng, children, profile)
     refs = _refs(rng, supplier, pop, rec_child, duplicate)
@@ -211,13 +212,16 @@ def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 def generate(inbox: Path, truth: Path, population_file: Path, *, children: int = 10_000,
              seed: int = 42, as_of: date, file_format: str = "native",
+             profile: str = STANDARD,
              on_stage: Callable[[str, int], None] | None = None) -> dict:
     """Write the extracts into `inbox/<source>/`, the truth CSV to `truth` and the population
     estimate CSV to `population_file`; returns counts, with `rows` keyed by each extract's path
-    relative to `inbox`. `on_stage(name, stages)` is told as each stage starts (a command
-    line's progress display)."""
+    relative to `inbox`. `profile` names the recording-error rates (profiles.yaml: `stress`
+    for error rates as high as real agency data). `on_stage(name, stages)` is told as each
+    stage starts (a command line's progress display)."""
     if file_format not in ("native", "parquet"):
         raise ValueError("file_format must be 'native' or 'parquet'")
+    agencies(profile)                      # an unknown profile fails before any work
     stages = 3 + len(SUPPLIERS)
 
     def at(name: str) -> None:
@@ -244,7 +248,7 @@ def generate(inbox: Path, truth: Path, population_file: Path, *, children: int =
     for source, supplier in SUPPLIERS.items():
         at(f"extract {source}")
         rendered, records, broken = agency_extract(seed, supplier, events[source], pop,
-                                                   looked_after)
+                                                   looked_after, profile)
         path = _write(rendered, supplier, inbox / source, as_of, file_format)
         rows[str(path.relative_to(inbox))] = len(rendered)
         faults[source] = broken
