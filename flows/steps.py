@@ -17,7 +17,7 @@ from expectations.validate import validate_extract
 from flows.home import Home
 from flows.settings import DEFAULT_SETTINGS, HomeSettings, load_home_settings
 from sources import archive
-from sources.archive import Ledger, Receipt, current_extracts, receive_inbox
+from sources.archive import Ledger, Receipt, Receiving, current_extracts, receive_inbox
 from sources.column_maps import ColumnMap, load_maps
 from sources.common.periods import default_as_of, reporting_period  # noqa: F401 (used by flows)
 from sources.errors import ExtractError
@@ -45,14 +45,22 @@ def _settings(home: Home, settings: HomeSettings | None) -> HomeSettings:
 
 
 def receive(home: Home, settings: HomeSettings | None = None,
-            now: datetime | None = None) -> list[Receipt]:
+            now: datetime | None = None) -> Receiving:
     home.ensure()
-    receipts = receive_inbox(home.root, home.inbox, home.raw, Ledger(home.ledger),
-                             _settings(home, settings).feed_table(), home_maps(home), now)
-    for r in receipts:
+    settings = _settings(home, settings)
+    done = receive_inbox(home.root, home.inbox, home.raw, Ledger(home.ledger),
+                         settings.feed_table(), home_maps(home), now, settings.inbox.rules())
+    for r in done.receipts:
         if r.status == "rejected":
             log.warning("rejected %s (%s): %s", r.file_name, r.source, r.problem)
-    return receipts
+    for entry in done.refused:
+        log.warning("refused %s", entry.problem)
+    for entry in done.waiting:
+        log.warning("waiting %s", entry.problem)
+    if done.ignored:
+        log.info("ignored %d hidden, lock or partial-download files in the inbox",
+                 len(done.ignored))
+    return done
 
 
 def plan_extracts(home: Home, settings: HomeSettings | None = None,
@@ -114,7 +122,8 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
                              map_name=receipt.map_name, status="rejected")
     try:
         extract = read_extract(home.root / receipt.archive_path, kind.name, maps,
-                               receipt.file_name, receipt.map_name or None)
+                               receipt.file_name, receipt.map_name or None,
+                               _settings(home, settings).inbox.rules().limits)
     except ExtractError as exc:
         outcome.problem = str(exc.naming(receipt.file_name))
         log.warning("rejected %s", outcome.problem)
