@@ -54,13 +54,18 @@ def synth(
         console.print(f"  {target.inbox.relative_to(target.root) / path}: {rows:,} rows")
 
 
-def _run(home_path: Path | None, as_of: date | None) -> dict:
+def _run(home_path: Path | None, as_of: date | None, settle_seconds: float | None = None) -> dict:
+    from flows.cli_errors import plain_failures, refuse_if_running
+
     home = resolve_home(home_path).ensure()
     checked_settings(home)            # before Prefect and Great Expectations load (seconds)
+    with plain_failures(home.root):
+        refuse_if_running(home)
     from flows.nightly import nightly
     from flows.summary import print_summary
 
-    summary = nightly(home=str(home.root), as_of=as_of)
+    with plain_failures(home.root):
+        summary = nightly(home=str(home.root), as_of=as_of, settle_seconds=settle_seconds)
     print_summary(summary, console)
     return summary
 
@@ -88,7 +93,7 @@ def demo(
     generate(target.inbox, target.truth_records, target.population, children=children,
              seed=seed, as_of=as_of)
     console.print(f"generated synthetic extracts for {children:,} children in {target.inbox}")
-    _run(target.root, as_of)
+    _run(target.root, as_of, settle_seconds=0)      # its own files, written and closed
 
 
 @app.command()

@@ -152,12 +152,15 @@ def _model_summary(linked: dict) -> dict:
 
 
 def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = None,
-                kind: str = "nightly") -> dict:
-    """The nightly run's body, shared by the flow and by `joinedup run` / `rebuild`."""
+                kind: str = "nightly", settle_seconds: float | None = None) -> dict:
+    """The nightly run's body, shared by the flow and by `joinedup run` / `rebuild`;
+    `settle_seconds` overrides the setting for files a command has just written itself."""
     logger = get_run_logger()
     run_date = run_date or datetime.now(UTC).date()
     as_of = as_of or steps.default_as_of(run_date)
     settings = load_home_settings(home)
+    if settle_seconds is not None:
+        settings = settings.with_settle_time(settle_seconds)
     run_id = steps.new_run_id()
     step = ["lock"]
 
@@ -192,14 +195,15 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
             })
     except BaseException as exc:
         # a failed run never publishes; its partial build is removed, the published file stays
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         if started:
             remove_build(build)
-            run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": "failed",
+            run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": status,
                                      "ended_at": datetime.now(UTC).isoformat(), "step": step[0],
                                      "error_class": type(exc).__name__})
-        logger.error("run %s failed at step %s (%s); the published warehouse is unchanged",
-                     run_id, step[0], type(exc).__name__)
-        notify(webhook_url(settings), {"flow": kind, "run_id": run_id, "status": "failed",
+        logger.error("run %s %s at step %s (%s); the published warehouse is unchanged",
+                     run_id, status, step[0], type(exc).__name__)
+        notify(webhook_url(settings), {"flow": kind, "run_id": run_id, "status": status,
                                        "step": step[0], "error_class": type(exc).__name__})
         raise
     _artifact(summary)
@@ -268,8 +272,8 @@ def _run_name() -> str:
 
 @flow(name="nightly", flow_run_name=_run_name)
 def nightly(home: str, as_of: date | None = None, run_date: date | None = None,
-            kind: str = "nightly") -> dict:
+            kind: str = "nightly", settle_seconds: float | None = None) -> dict:
     """Nightly build of one partnership's warehouse from its inbox and archive. `run_date`
     (default today) is the date validation checks against; `rebuild` passes the recorded one."""
     with product_logs_to_prefect():
-        return run_nightly(Home(Path(home)), as_of, run_date, kind)
+        return run_nightly(Home(Path(home)), as_of, run_date, kind, settle_seconds)

@@ -190,6 +190,14 @@ class HomeSettings(_Section):
         return FeedTable.from_settings(
             {folder: feed.model_dump(exclude_none=True) for folder, feed in self.feeds.items()})
 
+    def with_settle_time(self, seconds: float) -> HomeSettings:
+        """These settings receiving files older than `seconds` (`joinedup demo` runs at once on
+        the files it has just written and closed)."""
+        settled = self.model_copy(update={"inbox": self.inbox.model_copy(
+            update={"settle_seconds": seconds})})
+        settled._population = self._population
+        return settled
+
     def record(self) -> dict[str, Any]:
         """As recorded with the run (meta.run and the run ledger): defaults filled in."""
         return json.loads(self.model_dump_json(by_alias=True))
@@ -211,6 +219,9 @@ def read_settings_file(path: Path) -> dict[str, Any]:
                             "again") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc.strerror}); it must be a file the "
+                            "pipeline's user can read") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -25,6 +25,9 @@ class ExtractError(Exception):
         return ExtractError(file_name, self.problem, self.action)
 
 
+DISK_FULL = "no space left on the disk holding"
+
+
 def disk_full(path: Path, doing: str, needed: int | None = None) -> OSError:
     """An ENOSPC worded for the operator: where, what for, how much was needed and is free."""
     try:
@@ -33,7 +36,7 @@ def disk_full(path: Path, doing: str, needed: int | None = None) -> OSError:
         free = None
     need = f"; it needs {_size(needed)}" if needed is not None else ""
     have = f" and {_size(free)} is free" if free is not None else ""
-    return OSError(errno.ENOSPC, f"no space left on the disk holding {path} while {doing}"
+    return OSError(errno.ENOSPC, f"{DISK_FULL} {path} while {doing}"
                    f"{need}{have}. Free some space there and run again; nothing was lost",
                    str(path))
 
