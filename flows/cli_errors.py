@@ -7,7 +7,8 @@ Commands run their work inside `plain_failures`, which turns each of these into 
 and what to do. Prefect logs a failed task's or flow's traceback itself, so for these errors
 the traceback is dropped from its log records too (the message and error class stay).
 SIGTERM is turned into `Interrupted`, a KeyboardInterrupt, so it unwinds the run exactly as
-Ctrl-C does: the run's build is removed and its ledger entry says `interrupted`.
+Ctrl-C does (inside a flow, Prefect's own TerminationSignal does the same): the run's build is
+removed and its ledger entry says `interrupted`.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def plain_message(exc: BaseException, where: Path | None = None) -> tuple[str, i
     from sources.column_maps import MapError
     from warehouse.swap import RunInProgressError
 
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "TerminationSignal":
         return ("interrupted: the run stopped before publishing; its build was removed, the "
                 "published warehouse is unchanged and the run ledger says `interrupted`. Run "
                 "again when ready", INTERRUPTED_EXIT)
@@ -94,7 +95,8 @@ def plain_failures(where: Path | None = None) -> Iterator[None]:
         if known is None:
             raise
         message, code = known
-        stderr_console.print(message, markup=False, highlight=False, style="red")
+        stderr_console.print(message, markup=False, highlight=False, style="red",
+                             soft_wrap=True)
         raise typer.Exit(code) from None
     finally:
         if main:

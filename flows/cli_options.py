@@ -75,5 +75,6 @@ def checked_settings(home):
         load_maps([home.maps])
         return settings
     except (SettingsError, MapError) as exc:
-        stderr_console.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        stderr_console.print(f"[red]{exc}[/red]", markup=True, highlight=False,
+                             soft_wrap=True)      # a path cut in two cannot be copied
         raise typer.Exit(2) from None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.tasks import exponential_backoff
 
 from flows import run_ledger, steps
@@ -195,7 +196,9 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
             })
     except BaseException as exc:
         # a failed run never publishes; its partial build is removed, the published file stays
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        # Ctrl-C, or SIGTERM (which Prefect turns into its TerminationSignal during a flow)
+        status = ("interrupted" if isinstance(exc, KeyboardInterrupt | TerminationSignal)
+                  else "failed")
         if started:
             remove_build(build)
             run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": status,
