@@ -54,7 +54,7 @@ def rebuild(home: Home, as_of: date | None = None) -> dict:
     given) and run date of the last publication; returns the nightly run's summary."""
     from flows.nightly import nightly
 
-    waiting = [e for e in survey(home.inbox) if e.state != "ignored"]
+    waiting = [e for e in survey(home.inbox) if e.state == "receive"]
     if waiting:
         raise RecoveryError(f"{len(waiting)} files wait in {home.inbox}: rebuild uses the "
                             "archive alone; receive them with `joinedup run` first")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from expectations.validate import validate_extract
@@ -29,6 +30,9 @@ from warehouse.build import ExtractRecord, RunRecord
 from warehouse.db import connect
 
 log = logging.getLogger("joinedup")
+# what DuckDB raises for rows it cannot hold (not for a fault of the machine, such as a full disk)
+UNLOADABLE = (duckdb.ConstraintException, duckdb.ConversionException,
+              duckdb.InvalidInputException)
 
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
@@ -140,8 +144,15 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
         received_at=datetime.fromisoformat(receipt.received_at), rows_in=mapped.rows_in,
         rows_quarantined=len(result.quarantined_rows))
     supplier = {name: rule.column for name, rule in cmap.columns.items() if rule.column}
-    loaded = build_life.record_extract(build, record, kind, seq, result.good, result.failures,
-                                       raw.frame, supplier)
+    try:
+        loaded = build_life.record_extract(build, record, kind, seq, result.good,
+                                           result.failures, raw.frame, supplier)
+    except UNLOADABLE as exc:       # rolled back whole; never raised again on every later run
+        outcome.problem = (f"{receipt.file_name}: its rows could not be loaded "
+                           f"({type(exc).__name__}); the file was skipped and is marked "
+                           "unusable. Ask the supplier to check the extract and send it again")
+        log.warning("rejected %s", outcome.problem)
+        return outcome
     outcome.status = "loaded"
     outcome.map_name = cmap.name
     outcome.rows_in = mapped.rows_in

@@ -118,7 +118,8 @@ def _folder_problem(name: str, source: str, path: Path) -> str:
         count = sum(1 for _ in os.scandir(path))
     except OSError:
         count = 0
-    return (f"{name}: a folder ({count} entries) inside a feed's folder; a set of files "
+    entries = "1 entry" if count == 1 else f"{count} entries"
+    return (f"{name}: a folder ({entries}) inside a feed's folder; a set of files "
             "delivered as a folder (such as an SSDA903 return) is not yet supported, so "
             f"nothing in it was read and it was left there. Send each table as one CSV, XLSX "
             f"or Parquet file in inbox/{source}/")

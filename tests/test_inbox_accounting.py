@@ -220,6 +220,30 @@ def test_a_same_day_correction_supersedes_the_rows_it_corrects(tmp_path):
     assert rows == [("police:OCC1", "F"), ("police:OCC2", "M")]
 
 
+def test_rows_the_warehouse_cannot_hold_reject_the_file_instead_of_the_run(tmp_path,
+                                                                            monkeypatch):
+    import duckdb
+
+    from warehouse import build as build_life
+
+    home = _home(tmp_path)
+    _drop(home, "police/rms.csv", GOOD)
+    (receipt,) = steps.receive(home, now=DAY).receipts
+    build = steps.new_build(home, "run1", as_of=date(2026, 3, 31))
+
+    def duplicate_key(*args, **kwargs):
+        raise duckdb.ConstraintException('Duplicate key "record_key: police:OCC1"')
+
+    monkeypatch.setattr(build_life, "record_extract", duplicate_key)
+    outcome = steps.ingest_extract(build, home, receipt, 1, date(2026, 4, 1))
+    assert outcome.status == "rejected"
+    assert outcome.problem == ("rms.csv: its rows could not be loaded (ConstraintException); the "
+                               "file was skipped and is marked unusable. Ask the supplier to "
+                               "check the extract and send it again")
+    steps.record_outcomes(home, "run1", [outcome])
+    assert steps.plan_extracts(home) == []
+
+
 # --- item 7: bounded cost on hostile files -----------------------------------------------------
 
 def _workbook_parts() -> dict[str, bytes]:
