@@ -52,6 +52,8 @@ def synth(
                   f"(truth in {target.truth})")
     for path, rows in (summary.get("rows") or {}).items():
         console.print(f"  {target.inbox.relative_to(target.root) / path}: {rows:,} rows")
+    console.print("`joinedup run` receives them once they are older than inbox.settle_seconds "
+                  "(default 120 s); `joinedup demo` generates and runs at once")
 
 
 def _run(home_path: Path | None, as_of: date | None, settle_seconds: float | None = None) -> dict:
