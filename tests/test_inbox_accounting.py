@@ -471,3 +471,19 @@ def test_sigterm_and_ctrl_c_stop_a_run_cleanly(prefect_harness, tmp_path):
     assert {r["error_class"] for r in runs} <= {"Interrupted", "TerminationSignal",
                                                  "KeyboardInterrupt"}
     assert list(home.builds.glob("*.duckdb")) == [] and not home.live.exists()
+
+
+def test_sources_check_names_a_broken_map_and_escapes_a_file_name(tmp_path):
+    home = _home(tmp_path)
+    odd = tmp_path / "rms\nERROR forged.csv"
+    odd.write_text(GOOD)
+    result = CliRunner().invoke(app, ["sources", "check", str(odd), "--kind", "police",
+                                      "--home", str(home.root)])
+    assert result.exit_code == 0, result.output
+    assert "rms\\x0aERROR forged.csv" in result.output
+    assert not any(line.startswith("ERROR forged") for line in result.output.splitlines())
+    (home.maps / "broken.yaml").write_text("name: broken\ncolumns: {}\n")
+    result = CliRunner().invoke(app, ["sources", "check", str(odd), "--kind", "police",
+                                      "--home", str(home.root)])
+    assert result.exit_code == 2
+    assert "broken.yaml line 1: the map names no kind" in result.output
