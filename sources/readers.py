@@ -23,7 +23,6 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 GZIP_CSV_SUFFIXES = {f"{s}.gz" for s in CSV_SUFFIXES}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-SUPPORTED = CSV_SUFFIXES | GZIP_CSV_SUFFIXES | XLSX_SUFFIXES | PARQUET_SUFFIXES
 # formats a later reader will read, refused meanwhile with a message saying so
 NOT_YET_SUPPORTED = {".xml": "XML files (such as a CIN census return)"}
 PEEK_ROWS = 30
