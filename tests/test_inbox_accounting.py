@@ -429,9 +429,9 @@ def test_link_outputs_are_guarded_against_formula_injection(tmp_path):
 
 
 def test_sigterm_and_ctrl_c_stop_a_run_cleanly(prefect_harness, tmp_path):
-    """A real `joinedup run`, paused at its link step and sent SIGTERM, then another sent SIGINT
-    (Ctrl-C): no traceback, the build removed, the run ledger says `interrupted`, nothing
-    published."""
+    """A real `joinedup run`, paused once its build exists (before the first ingest, so no time
+    goes on validation) and sent SIGTERM, then another sent SIGINT (Ctrl-C): no traceback, the
+    build removed, the run ledger says `interrupted`, nothing published."""
     import signal
     import time
 
@@ -451,12 +451,13 @@ def test_sigterm_and_ctrl_c_stop_a_run_cleanly(prefect_harness, tmp_path):
             log = tmp_path / f"run-{stop.name}.log"
             log.write_text("")
             pid = launcher.start(["run", "--home", str(home.root), "--as-of", "2026-10-31"],
-                                 {PAUSE_ENV: "link"}, log)
+                                 {PAUSE_ENV: "ingest"}, log)
             deadline = time.monotonic() + 240
-            while f"{PAUSE_MARKER} link" not in log.read_text(errors="replace"):
+            while f"{PAUSE_MARKER} ingest" not in log.read_text(errors="replace"):
                 assert launcher.ended() is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "never reached link"
+                assert time.monotonic() < deadline, "never reached ingest"
                 time.sleep(0.1)
+            assert len(list(home.builds.glob("*.duckdb"))) == 1       # the run's own build
             os.kill(pid, stop)
             returncodes[stop.name] = launcher.wait(timeout=120)
             printed[stop.name] = log.read_text(errors="replace")
@@ -467,7 +468,7 @@ def test_sigterm_and_ctrl_c_stop_a_run_cleanly(prefect_harness, tmp_path):
         assert "Traceback" not in text, text[-3000:]
         assert "interrupted: the run stopped before publishing" in text
     runs = run_ledger.runs(home)
-    assert [(r["status"], r["step"]) for r in runs] == [("interrupted", "link")] * 2
+    assert [(r["status"], r["step"]) for r in runs] == [("interrupted", "ingest")] * 2
     assert {r["error_class"] for r in runs} <= {"Interrupted", "TerminationSignal",
                                                  "KeyboardInterrupt"}
     assert list(home.builds.glob("*.duckdb")) == [] and not home.live.exists()
