@@ -90,7 +90,7 @@ def _feed_entry(source: str, entry: os.DirEntry, settle_seconds: float,
     if not stat.S_ISREG(info.st_mode):
         return InboxEntry(source, path, name, "refused", _special_problem(name))
     age = now - info.st_mtime
-    if age < settle_seconds:
+    if settle_seconds > 0 and age < settle_seconds:     # 0: a writer that renames into place
         return InboxEntry(source, path, name, "waiting", waiting_problem(
             name, f"it was written {max(age, 0):.0f} s ago, within the settle time "
                   f"(inbox.settle_seconds: {settle_seconds:g})"))
