@@ -42,7 +42,9 @@ def _on_sigterm(signum, frame):
 def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno == errno.ENOSPC
-    return "No space left on device" in str(exc) and type(exc).__module__.startswith("duckdb")
+    import duckdb  # loaded already by anything that could have failed
+
+    return isinstance(exc, duckdb.IOException) and "No space left on device" in str(exc)
 
 
 def plain_message(exc: BaseException, where: Path | None = None) -> tuple[str, int] | None:

@@ -408,6 +408,25 @@ def test_a_full_disk_while_archiving_names_the_place_and_the_space_needed(tmp_pa
                               "x.duckdb")
 
 
+def test_a_full_disk_anywhere_in_a_command_ends_with_one_message(tmp_path, capsys):
+    import duckdb
+    import typer
+
+    from flows.cli_errors import plain_failures
+
+    for failure in (OSError(errno.ENOSPC, "No space left on device", "w.duckdb"),
+                    duckdb.IOException('IO Error: Could not write file "w.duckdb": No space '
+                                       'left on device')):
+        with pytest.raises(typer.Exit) as caught, plain_failures(tmp_path):
+            raise failure
+        assert caught.value.exit_code == 1
+        printed = capsys.readouterr().err
+        assert f"no space left on the disk holding {tmp_path} while " in printed
+        assert "Traceback" not in printed
+    with pytest.raises(ZeroDivisionError), plain_failures(tmp_path):   # a fault stays one
+        raise ZeroDivisionError
+
+
 def test_link_outputs_are_guarded_against_formula_injection(tmp_path):
     import duckdb
 
