@@ -23,7 +23,7 @@ from pathlib import Path
 from sources.column_maps import ColumnMap
 from sources.common import checkpoints
 from sources.common.jsonl import append_jsonl, read_jsonl
-from sources.common.names import shown_name
+from sources.common.names import is_shown, shown_name
 from sources.errors import ExtractError, disk_full
 from sources.extract import check_extract
 from sources.feeds import FeedTable
@@ -72,9 +72,11 @@ class Ledger:
         return read_jsonl(self.path)
 
     def receipts(self) -> list[Receipt]:
+        """Every receipt; a name recorded raw before names were escaped (a ledger written by an
+        earlier version) is escaped as it is read, so it cannot fail every later run again."""
         fields = Receipt.__dataclass_fields__
-        return [Receipt(**{k: e[k] for k in fields if k in e}) for e in self.entries()
-                if e.get("event") == "received"]
+        return [Receipt(**{k: _shown(k, e[k]) for k in fields if k in e})
+                for e in self.entries() if e.get("event") == "received"]
 
     def known_hashes(self) -> set[str]:
         return {r.sha256 for r in self.receipts()}
@@ -84,6 +86,12 @@ class Ledger:
         CSV, say): later runs never choose them again."""
         return {e["extract_id"] for e in self.entries()
                 if e.get("event") == "outcome" and e.get("status") == "rejected"}
+
+
+def _shown(field_name: str, value):
+    if field_name in ("file_name", "source") and not is_shown(value):
+        return shown_name(value)
+    return value
 
 
 def check_receipt(feeds: FeedTable, maps: dict[str, ColumnMap], source: str, path: Path,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import gzip
 import io
+import json
 import os
 import zipfile
 from datetime import UTC, date, datetime
@@ -194,6 +195,19 @@ def test_names_that_are_not_utf8_or_hold_a_newline_are_escaped_everywhere(tmp_pa
                 for seq, r in enumerate(receipts, start=1)]
     assert [o.status for o in outcomes] == ["loaded", "loaded"]      # Data Docs written too
     assert not any("\n" in record.getMessage() for record in caplog.records)
+
+
+def test_a_raw_name_in_an_older_ledger_is_escaped_when_read(tmp_path):
+    home = _home(tmp_path)
+    _drop(home, "police/rms.csv", GOOD)
+    (receipt,) = steps.receive(home, now=DAY).receipts
+    entries = Ledger(home.ledger).entries()
+    entries[0]["file_name"] = "rms_\udce9\n.csv"        # as a ledger written before this change
+    home.ledger.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    (planned,) = steps.plan_extracts(home)
+    assert planned.file_name == "rms_\\xe9\\x0a.csv"
+    build = steps.new_build(home, "run1", as_of=date(2026, 3, 31))
+    assert steps.ingest_extract(build, home, planned, 1, date(2026, 4, 1)).status == "loaded"
 
 
 # --- a delivery that fails never blocks later runs ---------------------------------------------

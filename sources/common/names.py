@@ -33,3 +33,10 @@ def shown_name(name: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def is_shown(name: str) -> bool:
+    """Whether `name` is already as `shown_name` writes names (no raw byte, control or
+    formatting character; its backslashes taken as escapes)."""
+    return all(not 0xDC80 <= ord(ch) <= 0xDCFF and unicodedata.category(ch)
+               not in ESCAPED_CATEGORIES for ch in name)
