@@ -49,7 +49,13 @@ def survey(inbox: Path, settle_seconds: float = 0, clock=time.time) -> list[Inbo
         if _ignored(top.name):
             found.append(InboxEntry("", Path(top.path), name, "ignored"))
         elif top.is_dir(follow_symlinks=False):
-            for entry in _sorted_entries(Path(top.path)):
+            try:
+                entries = _sorted_entries(Path(top.path))
+            except OSError as exc:
+                found.append(InboxEntry(name, Path(top.path), name, "refused",
+                                        _unreadable_problem(name, exc)))
+                continue
+            for entry in entries:
                 found.append(_feed_entry(name, entry, settle_seconds, now))
         else:
             found.append(InboxEntry("", Path(top.path), name, "refused",
@@ -89,6 +95,9 @@ def _feed_entry(source: str, entry: os.DirEntry, settle_seconds: float,
     info = entry.stat(follow_symlinks=False)
     if not stat.S_ISREG(info.st_mode):
         return InboxEntry(source, path, name, "refused", _special_problem(name))
+    if not os.access(path, os.R_OK):
+        return InboxEntry(source, path, name, "refused",
+                          _unreadable_problem(name, PermissionError(13, "Permission denied")))
     age = now - info.st_mtime
     if settle_seconds > 0 and age < settle_seconds:     # 0: a writer that renames into place
         return InboxEntry(source, path, name, "waiting", waiting_problem(
@@ -106,6 +115,11 @@ def _link_problem(name: str) -> str:
     return (f"{name}: a symbolic link; links are never followed (the file it points to may lie "
             "outside the home), so it was left there. Copy the file itself into the feed's "
             "folder and remove the link")
+
+
+def _unreadable_problem(name: str, exc: OSError) -> str:
+    return (f"{name}: cannot be read ({exc.strerror or type(exc).__name__}), so it was left "
+            "there. Give the pipeline's user read access to it")
 
 
 def _special_problem(name: str) -> str:

@@ -113,6 +113,30 @@ def test_a_cin_census_xml_file_is_refused_as_not_yet_supported(tmp_path):
     assert (home.root / receipt.archive_path).exists()          # kept for the reader to come
 
 
+def test_files_and_folders_the_pipeline_cannot_read_are_refused(tmp_path, monkeypatch):
+    import sources.inbox as inbox
+
+    home = _home(tmp_path)
+    unreadable = _drop(home, "police/rms.csv", GOOD)
+    _drop(home, "school/attendance.csv", GOOD)
+    real_scandir = os.scandir
+
+    def locked_school(path):
+        if Path(path).name == "school":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(inbox.os, "access", lambda path, mode: Path(path) != unreadable)
+    monkeypatch.setattr(inbox.os, "scandir", locked_school)
+    done = steps.receive(home, now=DAY)
+    assert sorted(e.problem for e in done.refused) == [
+        "police/rms.csv: cannot be read (Permission denied), so it was left there. Give the "
+        "pipeline's user read access to it",
+        "school: cannot be read (Permission denied), so it was left there. Give the pipeline's "
+        "user read access to it"]
+    assert unreadable.exists() and not done.receipts
+
+
 def test_hidden_lock_and_partial_files_are_counted_as_ignored(tmp_path):
     home = _home(tmp_path)
     for name in ("police/.DS_Store", "police/~$rms.xlsx", "police/rms.csv.part"):
