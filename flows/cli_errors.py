@@ -1,8 +1,8 @@
 """Failures a person causes or can fix, as one message and an exit code, never a traceback.
 
-A second `joinedup run` on a home printed a 167-line traceback to say another run holds the
-lock; `rollback` during a run said `RuntimeError: generator didn't yield`; Ctrl-C or SIGTERM
-mid-run printed one in 6 of 20 trials; a full disk showed only DuckDB's or Python's own words.
+A second `joinedup run` on a home printed a traceback of some 190 lines to say another run
+holds the lock, `rollback` during a run one of 47; Ctrl-C or SIGTERM mid-run printed one in some
+trials and recorded the run as `failed`; a full disk showed only DuckDB's or Python's words.
 Commands run their work inside `plain_failures`, which turns each of these into what happened
 and what to do. Prefect logs a failed task's or flow's traceback itself, so for these errors
 the traceback is dropped from its log records too (the message and error class stay).

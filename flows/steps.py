@@ -149,8 +149,8 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
                                            result.failures, raw.frame, supplier)
     except UNLOADABLE as exc:       # rolled back whole; never raised again on every later run
         outcome.problem = (f"{receipt.file_name}: its rows could not be loaded "
-                           f"({type(exc).__name__}); the file was skipped and is marked "
-                           "unusable. Ask the supplier to check the extract and send it again")
+                           f"({type(exc).__name__}); the file was skipped and will not be used. "
+                           "Ask the supplier to check the extract and send it again")
         log.warning("rejected %s", outcome.problem)
         return outcome
     outcome.status = "loaded"

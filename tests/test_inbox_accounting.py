@@ -276,7 +276,7 @@ def test_rows_the_warehouse_cannot_hold_reject_the_file_instead_of_the_run(tmp_p
     outcome = steps.ingest_extract(build, home, receipt, 1, date(2026, 4, 1))
     assert outcome.status == "rejected"
     assert outcome.problem == ("rms.csv: its rows could not be loaded (ConstraintException); the "
-                               "file was skipped and is marked unusable. Ask the supplier to "
+                               "file was skipped and will not be used. Ask the supplier to "
                                "check the extract and send it again")
     steps.record_outcomes(home, "run1", [outcome])
     assert steps.plan_extracts(home) == []
