@@ -62,11 +62,13 @@ def rollback(home: HomeOption = None,
                  "--to", help="Run id of the kept build to publish (default: the build "
                               "before the published one).")] = None) -> None:
     """Publish a kept build again, atomically (readers are never blocked)."""
+    from flows.cli_errors import plain_failures
     from flows.recovery import RecoveryError
     from flows.recovery import rollback as publish_kept
 
     try:
-        done = publish_kept(resolve_home(home), to)
+        with plain_failures():
+            done = publish_kept(resolve_home(home), to)
     except RecoveryError as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"published build {done.published} (was {done.previous or 'none'})")
@@ -79,10 +81,14 @@ def rebuild(home: HomeOption = None, as_of: RebuildAsOfOption = None) -> None:
     from flows.summary import print_summary
 
     setup_logging()
+    from flows.cli_errors import plain_failures
+
+    target = resolve_home(home)
     try:
-        with showing("rebuild", stderr_console, total=len(RUN_STAGES)):
+        with showing("rebuild", stderr_console, total=len(RUN_STAGES)), \
+                plain_failures(target.root):
             stage(START_FLOW)
-            summary = rebuild_home(resolve_home(home), option_date(as_of))
+            summary = rebuild_home(target, option_date(as_of))
     except RecoveryError as exc:
         raise typer.BadParameter(str(exc)) from None
     print_summary(summary, console)

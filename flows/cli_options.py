@@ -64,12 +64,17 @@ def setup_logging() -> None:
 
 
 def checked_settings(home):
-    """The home's settings, or the reason they cannot be used and exit code 2: checked before
-    a command starts any work (a run refuses a misspelt key in a second, not at its link step)."""
+    """The home's settings, or the reason they (or the home's column maps) cannot be used and
+    exit code 2: checked before a command starts any work (a run refuses a misspelt key or a
+    broken map in a second, not at its link step)."""
     from flows.settings import SettingsError, load_home_settings
+    from sources.column_maps import MapError, load_maps
 
     try:
-        return load_home_settings(home)
-    except SettingsError as exc:
-        stderr_console.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        settings = load_home_settings(home)
+        load_maps([home.maps])
+        return settings
+    except (SettingsError, MapError) as exc:
+        stderr_console.print(f"[red]{exc}[/red]", markup=True, highlight=False,
+                             soft_wrap=True)      # a path cut in two cannot be copied
         raise typer.Exit(2) from None

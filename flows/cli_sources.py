@@ -19,6 +19,7 @@ import typer
 from flows.cli_options import ExtractDateOption, MapsHomeOption, checked_settings, option_date
 from flows.home import resolve_home
 from sources.column_maps import load_maps, normalise_header
+from sources.common.names import shown_name
 from sources.errors import ExtractError
 from sources.kinds import get_kind, load_kinds
 
@@ -85,18 +86,19 @@ def check_file(path: Path, kind: str, maps: dict | None = None, map_name: str | 
     from sources.extract import read_extract
     from sources.readers import file_type
 
-    report = CheckReport(file_name=path.name, kind=kind)
+    name = shown_name(path.name)              # one printable line whatever its bytes
+    report = CheckReport(file_name=name, kind=kind)
     if kind not in load_kinds():
-        report.problem = (f"{path.name}: '{kind}' is not an extract kind. "
+        report.problem = (f"{name}: '{kind}' is not an extract kind. "
                           f"Use one of {', '.join(sorted(load_kinds()))}.")
         return report
     maps = maps if maps is not None else load_maps()
     as_of = as_of or datetime.now(UTC).date()
     try:
         report.file_type = file_type(path)
-        extract = read_extract(path, kind, maps, path.name, map_name)
+        extract = read_extract(path, kind, maps, name, map_name)
     except ExtractError as exc:
-        report.problem = str(exc)
+        report.problem = str(exc.naming(name))
         return report
     raw, cmap, mapped = extract.raw, extract.cmap, extract.mapped
     report.encoding, report.delimiter, report.sheet = raw.encoding, raw.delimiter, raw.sheet
@@ -188,9 +190,9 @@ def check(
     """Preview how a file maps and what would be quarantined, without loading anything."""
     as_of_date = option_date(as_of)
     target = resolve_home(home)
-    maps = load_maps([target.maps])
-    report = check_file(file, kind, maps, map_name, as_of_date,
-                        checked_settings(target).validation_overrides())
+    settings = checked_settings(target)           # a broken map is a message, too
+    report = check_file(file, kind, load_maps([target.maps]), map_name, as_of_date,
+                        settings.validation_overrides())
     for line in render(report):
         typer.echo(line)
     if report.rejected:

@@ -8,6 +8,7 @@ hold names and dates of birth, so the folder is the owner's alone and is removed
 
 from __future__ import annotations
 
+import csv
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -127,7 +128,18 @@ def write_outputs(con, outputs: LinkOutputs) -> int:
 
 
 def _copy(con, sql: str, path: Path) -> int:
-    frame = con.execute(sql).df()
+    """One query to a CSV for people, defused against formula injection like every other
+    output (record ids and source names come from the input files as they were); numbers are
+    written as numbers, a negative weight being no formula."""
+    from warehouse.exports import guard_cell
+
+    result = con.execute(sql)
+    columns = [d[0] for d in result.description]
+    rows = result.fetchall()
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return len(frame)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([guard_cell(c) for c in columns])
+        writer.writerows([guard_cell(v) if isinstance(v, str) else v for v in row]
+                         for row in rows)
+    return len(rows)

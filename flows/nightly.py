@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.tasks import exponential_backoff
 
 from flows import progress, run_ledger, steps
@@ -27,11 +28,13 @@ from sources.common.checkpoints import reached
 from warehouse import swap
 from warehouse.build import remove_build
 
+INBOX_COUNTS = ("files_received", "files_rejected", "files_refused", "files_waiting",
+                "files_ignored")
 FILE_RETRIES = {"retries": 2, "retry_delay_seconds": exponential_backoff(backoff_factor=2)}
 
 
 @task(name="receive", cache_policy=NO_CACHE, **FILE_RETRIES)
-def receive_task(home: Home, settings: HomeSettings) -> list:
+def receive_task(home: Home, settings: HomeSettings) -> steps.Receiving:
     return steps.receive(home, settings)
 
 
@@ -114,7 +117,9 @@ def summary_markdown(summary: dict) -> str:
     """The run's counts as markdown for a Prefect artifact (file names, counts, no values)."""
     lines = [f"# Joined Up nightly run {summary['run_id']}", "",
              f"Period ending {summary['as_of']}; {summary['files_received']} files received, "
-             f"{summary['files_rejected']} rejected.", "",
+             f"{summary['files_rejected']} rejected; in the inbox, "
+             f"{summary.get('files_refused', 0)} refused, {summary.get('files_waiting', 0)} "
+             f"left for the next run and {summary.get('files_ignored', 0)} ignored.", "",
              "| source | file | status | rows in | loaded | quarantined |",
              "|---|---|---|---:|---:|---:|"]
     for e in summary["extracts"]:
@@ -182,22 +187,24 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
                 "extracts": [{k: o[k] for k in ("source", "file_name", "extract_id", "status",
                                                 "rows_in", "rows_loaded", "rows_quarantined")}
                              for o in summary["extracts"]],
-                "files_received": summary["files_received"],
-                "files_rejected": summary["files_rejected"],
+                **{k: summary[k] for k in INBOX_COUNTS},
                 "person_records": summary["person_records"],
                 "model": _model_summary(summary["linkage"]),
                 "settings": settings.record(),
             })
     except BaseException as exc:
         # a failed run never publishes; its partial build is removed, the published file stays
+        # Ctrl-C, or SIGTERM (which Prefect turns into its TerminationSignal during a flow)
+        status = ("interrupted" if isinstance(exc, KeyboardInterrupt | TerminationSignal)
+                  else "failed")
         if started:
             remove_build(build)
-            run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": "failed",
+            run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": status,
                                      "ended_at": datetime.now(UTC).isoformat(), "step": step[0],
                                      "error_class": type(exc).__name__})
-        logger.error("run %s failed at step %s (%s); the published warehouse is unchanged",
-                     run_id, step[0], type(exc).__name__)
-        notify(webhook_url(settings), {"flow": kind, "run_id": run_id, "status": "failed",
+        logger.error("run %s %s at step %s (%s); the published warehouse is unchanged",
+                     run_id, status, step[0], type(exc).__name__)
+        notify(webhook_url(settings), {"flow": kind, "run_id": run_id, "status": status,
                                        "step": step[0], "error_class": type(exc).__name__})
         raise
     _artifact(summary)
@@ -207,7 +214,8 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
 def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date,
                settings: HomeSettings, at, logger) -> dict:
     at("receive")
-    receipts = receive_task(home, settings)
+    received = receive_task(home, settings)
+    receipts = received.receipts
     plan = plan_task(home, settings)
     logger.info("run %s: %d files received, %d extracts in this build, period ending %s",
                 run_id, len(receipts), len(plan), as_of)
@@ -242,6 +250,9 @@ def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date
         "files_received": len(receipts),
         "files_rejected": sum(r.status == "rejected" for r in receipts)
         + sum(o.status == "rejected" for o in outcomes),
+        "files_refused": len(received.refused),
+        "files_waiting": len(received.waiting),
+        "files_ignored": len(received.ignored),
         "extracts": [o.__dict__ for o in outcomes],
         "person_records": records,
         "linkage": linked,

@@ -11,7 +11,7 @@ from datetime import date
 
 from flows import run_ledger
 from flows.home import Home
-from sources.archive import inbox_files
+from sources.inbox import survey
 from warehouse import swap
 
 
@@ -54,7 +54,7 @@ def rebuild(home: Home, as_of: date | None = None) -> dict:
     given) and run date of the last publication; returns the nightly run's summary."""
     from flows.nightly import nightly
 
-    waiting = inbox_files(home.inbox)
+    waiting = [e for e in survey(home.inbox) if e.state == "receive"]
     if waiting:
         raise RecoveryError(f"{len(waiting)} files wait in {home.inbox}: rebuild uses the "
                             "archive alone; receive them with `joinedup run` first")

@@ -6,7 +6,8 @@ the last publication. Entries hold run ids, file names, sha256 checksums, counts
 and settings: never a personal value.
 
 Events: `started` (written before the run creates its build file), `finished` (status
-`published` or `failed`, with the failing step and the error's class), `rollback`, and
+`published`, `failed`, or `interrupted` by Ctrl-C or SIGTERM, with the failing step and the
+error's class), `rollback`, and
 `recovered` (a build found published after its run was killed between swap and ledger write).
 """
 

@@ -10,7 +10,7 @@ in a second with the file, the key and the allowed values named.
 
 Sections (every key is documented in docs/settings.md; a test keeps the two in step):
 
-- `partnership`, `feeds`, `warehouse`, `notify`, `schedules`, `keys`: declared here;
+- `partnership`, `feeds`, `inbox`, `warehouse`, `notify`, `schedules`, `keys`: declared here;
 - `linkage`, `publication`, `indicators`, `validation`: each overrides the packaged file of the
   same role (linkage/settings.yaml, warehouse/catalogue/publication.yaml,
   warehouse/catalogue/indicators.yaml, expectations/settings.yaml), nested mappings merged, lists
@@ -77,6 +77,23 @@ class FeedSettings(_Section):
     map: str | None = Field(None, description="Column map to use instead of choosing by header.")
 
 
+class InboxSettings(_Section):
+    settle_seconds: float = Field(120, ge=0, description="A file modified more recently than "
+                                  "this is left for the next run (it may still be written).")
+    max_uncompressed_mb: float = Field(1024, gt=0, description="A .csv.gz or workbook that "
+                                       "expands to more is refused before it is expanded.")
+    max_cells: int = Field(20_000_000, ge=1, description="A worksheet whose grid (rows x "
+                           "columns) holds more cells is refused before it is read.")
+
+    def rules(self):
+        """As sources.archive receives by them."""
+        from sources.archive import InboxRules
+        from sources.readers import ReadLimits
+
+        return InboxRules(self.settle_seconds, ReadLimits(
+            max_bytes=int(self.max_uncompressed_mb * (1 << 20)), max_cells=self.max_cells))
+
+
 class WarehouseSettings(_Section):
     keep_builds: int = Field(7, ge=1, description="Builds kept for `joinedup rollback`.")
 
@@ -131,6 +148,7 @@ class HomeSettings(_Section):
     publication: dict[str, Any] = Field(default_factory=dict)
     indicators: dict[str, Any] = Field(default_factory=dict)
     validation: dict[str, Any] = Field(default_factory=dict)
+    inbox: InboxSettings = InboxSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     notify: NotifySettings = NotifySettings()
     schedules: ScheduleSettings = ScheduleSettings()
@@ -193,6 +211,9 @@ def read_settings_file(path: Path) -> dict[str, Any]:
                             "again") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc.strerror}); it must be a file the "
+                            "pipeline's user can read") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

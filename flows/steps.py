@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from expectations.validate import validate_extract
 from flows.home import Home
 from flows.settings import DEFAULT_SETTINGS, HomeSettings, load_home_settings
 from sources import archive
-from sources.archive import Ledger, Receipt, current_extracts, receive_inbox
+from sources.archive import Ledger, Receipt, Receiving, current_extracts, receive_inbox
 from sources.column_maps import ColumnMap, load_maps
 from sources.common.periods import default_as_of, reporting_period  # noqa: F401 (used by flows)
 from sources.errors import ExtractError
@@ -29,6 +30,9 @@ from warehouse.build import ExtractRecord, RunRecord
 from warehouse.db import connect
 
 log = logging.getLogger("joinedup")
+# what DuckDB raises for rows it cannot hold (not for a fault of the machine, such as a full disk)
+UNLOADABLE = (duckdb.ConstraintException, duckdb.ConversionException,
+              duckdb.InvalidInputException)
 
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
@@ -45,14 +49,22 @@ def _settings(home: Home, settings: HomeSettings | None) -> HomeSettings:
 
 
 def receive(home: Home, settings: HomeSettings | None = None,
-            now: datetime | None = None) -> list[Receipt]:
+            now: datetime | None = None) -> Receiving:
     home.ensure()
-    receipts = receive_inbox(home.root, home.inbox, home.raw, Ledger(home.ledger),
-                             _settings(home, settings).feed_table(), home_maps(home), now)
-    for r in receipts:
+    settings = _settings(home, settings)
+    done = receive_inbox(home.root, home.inbox, home.raw, Ledger(home.ledger),
+                         settings.feed_table(), home_maps(home), now, settings.inbox.rules())
+    for r in done.receipts:
         if r.status == "rejected":
             log.warning("rejected %s (%s): %s", r.file_name, r.source, r.problem)
-    return receipts
+    for entry in done.refused:
+        log.warning("refused %s", entry.problem)
+    for entry in done.waiting:
+        log.warning("waiting %s", entry.problem)
+    if done.ignored:
+        log.info("ignored %d hidden, lock or partial-download files in the inbox",
+                 len(done.ignored))
+    return done
 
 
 def plan_extracts(home: Home, settings: HomeSettings | None = None,
@@ -114,7 +126,8 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
                              map_name=receipt.map_name, status="rejected")
     try:
         extract = read_extract(home.root / receipt.archive_path, kind.name, maps,
-                               receipt.file_name, receipt.map_name or None)
+                               receipt.file_name, receipt.map_name or None,
+                               _settings(home, settings).inbox.rules().limits)
     except ExtractError as exc:
         outcome.problem = str(exc.naming(receipt.file_name))
         log.warning("rejected %s", outcome.problem)
@@ -124,15 +137,22 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
     result = validate_extract(mapped, run_date, suite,
                               _settings(home, settings).validation_overrides(),
                               docs_dir=home.data_docs / build.stem,
-                              batch_label=f"{receipt.file_name} ({receipt.sha256[:12]})")
+                              batch_label=_batch_label(receipt))
     record = ExtractRecord(
         extract_id=receipt.sha256, source=receipt.source, kind=kind.name, map_name=cmap.name,
         file_name=receipt.file_name, archive_path=receipt.archive_path,
         received_at=datetime.fromisoformat(receipt.received_at), rows_in=mapped.rows_in,
         rows_quarantined=len(result.quarantined_rows))
     supplier = {name: rule.column for name, rule in cmap.columns.items() if rule.column}
-    loaded = build_life.record_extract(build, record, kind, seq, result.good, result.failures,
-                                       raw.frame, supplier)
+    try:
+        loaded = build_life.record_extract(build, record, kind, seq, result.good,
+                                           result.failures, raw.frame, supplier)
+    except UNLOADABLE as exc:       # rolled back whole; never raised again on every later run
+        outcome.problem = (f"{receipt.file_name}: its rows could not be loaded "
+                           f"({type(exc).__name__}); the file was skipped and will not be used. "
+                           "Ask the supplier to check the extract and send it again")
+        log.warning("rejected %s", outcome.problem)
+        return outcome
     outcome.status = "loaded"
     outcome.map_name = cmap.name
     outcome.rows_in = mapped.rows_in
@@ -145,6 +165,13 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
     log.info("loaded %s: %d rows in, %d loaded, %d quarantined", receipt.file_name,
              outcome.rows_in, outcome.rows_loaded, outcome.rows_quarantined)
     return outcome
+
+
+def _batch_label(receipt: Receipt) -> str:
+    """The file's name in the Data Docs, which refuse a key holding a slash or a backslash (an
+    escaped name has backslashes: sources.common.names)."""
+    name = receipt.file_name.replace("\\", "%").replace("/", "%")
+    return f"{name} ({receipt.sha256[:12]})"
 
 
 def finish_staging(build: Path) -> int:

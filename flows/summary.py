@@ -31,6 +31,8 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     totals.add_row("rows in", f"{sum(e['rows_in'] for e in extracts):,}")
     totals.add_row("rows quarantined", f"{sum(e['rows_quarantined'] for e in extracts):,}")
     totals.add_row("files rejected", str(summary["files_rejected"]))
+    for key in ("refused", "waiting", "ignored"):
+        totals.add_row(f"inbox files {key}", str(summary.get(f"files_{key}", 0)))
     totals.add_row("person records", f"{summary['person_records']:,}")
     totals.add_row("children linked", f"{linked.get('clusters', 0):,}")
     totals.add_row("tables published", str(len(publication.get("rows", {}))))

@@ -10,22 +10,29 @@ to the home directory, so a home can be moved whole.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-from dataclasses import asdict, dataclass
+import re
+import stat
+import uuid
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sources.column_maps import ColumnMap
 from sources.common import checkpoints
 from sources.common.jsonl import append_jsonl, read_jsonl
-from sources.errors import ExtractError
+from sources.common.names import is_shown, shown_name
+from sources.errors import ExtractError, disk_full
 from sources.extract import check_extract
 from sources.feeds import FeedTable
-from sources.readers import SUPPORTED
+from sources.inbox import InboxEntry, survey, waiting_problem
+from sources.readers import DEFAULT_LIMITS, ReadLimits, file_suffix
 
 CHUNK = 1 << 20
 PARTIAL = ".part"
+ARCHIVE_SUFFIX = re.compile(r"(\.[a-z0-9]{1,8}){1,2}")
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,11 @@ class Ledger:
         return read_jsonl(self.path)
 
     def receipts(self) -> list[Receipt]:
+        """Every receipt; a name recorded raw before names were escaped (a ledger written by an
+        earlier version) is escaped as it is read, so it cannot fail every later run again."""
         fields = Receipt.__dataclass_fields__
-        return [Receipt(**{k: e[k] for k in fields if k in e}) for e in self.entries()
-                if e.get("event") == "received"]
+        return [Receipt(**{k: _shown(k, e[k]) for k in fields if k in e})
+                for e in self.entries() if e.get("event") == "received"]
 
     def known_hashes(self) -> set[str]:
         return {r.sha256 for r in self.receipts()}
@@ -79,24 +88,14 @@ class Ledger:
                 if e.get("event") == "outcome" and e.get("status") == "rejected"}
 
 
-def inbox_files(inbox: Path) -> list[tuple[str, Path]]:
-    """(source, path) for every extract waiting in inbox/<source>/, in a stable order.
-
-    Hidden files, Office lock files (~$...) and partial downloads are left alone.
-    """
-    found = []
-    if not inbox.exists():
-        return found
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(folder.iterdir()):
-            if (path.is_file() and not path.name.startswith((".", "~$"))
-                    and path.suffix.lower() in SUPPORTED):
-                found.append((folder.name, path))
-    return found
+def _shown(field_name: str, value):
+    if field_name in ("file_name", "source") and not is_shown(value):
+        return shown_name(value)
+    return value
 
 
 def check_receipt(feeds: FeedTable, maps: dict[str, ColumnMap], source: str, path: Path,
-                  file_name: str) -> tuple[str, str, str]:
+                  file_name: str, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[str, str, str]:
     """(kind, map, problem) for a file at receipt: its feed's kind is known, the file opens and
     some column map of that kind fits it."""
     feed = feeds.feed(source)
@@ -104,75 +103,131 @@ def check_receipt(feeds: FeedTable, maps: dict[str, ColumnMap], source: str, pat
     if problem:
         return feed.kind, "", problem
     try:
-        chosen = check_extract(path, feed.kind, maps, file_name, feed.map_name)
+        chosen = check_extract(path, feed.kind, maps, file_name, feed.map_name, limits)
     except ExtractError as exc:
         return feed.kind, "", str(exc.naming(file_name))
     return feed.kind, chosen.cmap.name, ""
 
 
-def archive_file(root: Path, raw: Path, source: str, path: Path, ledger: Ledger,
-                 feeds: FeedTable, maps: dict[str, ColumnMap],
-                 now: datetime | None = None) -> Receipt:
+def archive_file(root: Path, raw: Path, entry: InboxEntry, ledger: Ledger,
+                 feeds: FeedTable, maps: dict[str, ColumnMap], now: datetime | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS) -> Receipt | None:
     """Copy one inbox file into the archive `raw` (once per distinct content), check it can be
-    read as its feed's kind, and record both in the ledger (paths relative to `root`)."""
+    read as its feed's kind, and record both in the ledger (paths relative to `root`).
+
+    The copy is hashed as it is made, so the checksum is of exactly the bytes archived; a file
+    that changed while it was copied (still being written) is not archived: None."""
     now = now or datetime.now(UTC)
-    digest = sha256_of(path)
+    source, name = entry.source, shown_name(entry.path.name)
+    folder = raw / source / now.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{uuid.uuid4().hex}{PARTIAL}"
+    try:
+        copied = _copy_durably(entry.path, tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise disk_full(folder, f"archiving {entry.name}",
+                            entry.path.lstat().st_size) from None
+        raise
+    if copied is None:
+        tmp.unlink()
+        return None
+    digest, size = copied.sha256, copied.size
     duplicate = digest in ledger.known_hashes()
-    day = now.strftime("%Y-%m-%d")
-    relative = (raw / source / day / f"{digest}{path.suffix.lower()}").relative_to(root)
+    relative = (folder / f"{digest}{_archive_suffix(name)}").relative_to(root)
     if duplicate:
+        tmp.unlink()
         earlier = next(r for r in ledger.receipts() if r.sha256 == digest)
         relative = Path(earlier.archive_path)
     else:
         target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + PARTIAL)
-        _copy_durably(path, tmp)
         if sha256_of(tmp) != digest:
             tmp.unlink()
-            raise OSError(f"{path.name}: the archive copy does not match the file; "
+            raise OSError(f"{name}: the archive copy does not match the file; "
                           "nothing was archived")
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
-    kind, map_name, problem = check_receipt(feeds, maps, source, root / relative, path.name)
+    kind, map_name, problem = check_receipt(feeds, maps, source, root / relative, name, limits)
     status = "duplicate" if duplicate else ("rejected" if problem else "accepted")
     receipt = Receipt(
-        sha256=digest, source=source, file_name=path.name, size=path.stat().st_size,
+        sha256=digest, source=source, file_name=name, size=size,
         received_at=now.isoformat(timespec="seconds"), archive_path=str(relative),
         duplicate=duplicate, kind=kind, map_name=map_name, status=status, problem=problem,
     )
     ledger.append({"event": "received", **asdict(receipt)})
+    if copied.unchanged(entry.path):
+        entry.path.unlink()
     return receipt
 
 
-def _copy_durably(source: Path, target: Path) -> None:
-    """Copy and fsync, so the inbox copy is only ever removed once the archive copy is on disk.
-    With a checkpoint hook installed, the first half is fsynced and point `archive-copy`
-    reached before the rest is copied."""
+def _archive_suffix(name: str) -> str:
+    """The suffix the readers choose by (`.csv.gz` whole); anything odd in it is dropped, so an
+    archive name is always `<sha256>` and a plain suffix."""
+    suffix = file_suffix(name)
+    return suffix if ARCHIVE_SUFFIX.fullmatch(suffix) else ""
+
+
+@dataclass(frozen=True)
+class _Copied:
+    sha256: str
+    size: int
+    stat_key: tuple      # (inode, size, mtime) of the inbox file as copied
+
+    def unchanged(self, path: Path) -> bool:
+        """Whether the inbox file is still the one archived (else it stays for the next run)."""
+        try:
+            return _stat_key(path.lstat()) == self.stat_key
+        except FileNotFoundError:
+            return False
+
+
+def _stat_key(info: os.stat_result) -> tuple:
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _copy_durably(source: Path, target: Path) -> _Copied | None:
+    """Copy, hash and fsync, so the inbox copy is only ever removed once the archive copy is on
+    disk; None when the file changed during the copy. The source is opened without following
+    a link (one swapped in after the survey is refused by the kernel). With a checkpoint hook
+    installed, the first half is fsynced and point `archive-copy` reached before the rest."""
+    src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    digest = hashlib.sha256()
     try:
-        with source.open("rb") as fh:
-            _copy_bytes(fh, fd, os.fstat(fh.fileno()).st_size // 2)
+        with os.fdopen(src, "rb", closefd=False) as fh:
+            before = os.fstat(src)
+            if not stat.S_ISREG(before.st_mode):
+                return None
+            size = _copy_bytes(fh, fd, before.st_size // 2, digest)
             if checkpoints.installed():
                 os.fsync(fd)
                 checkpoints.reached("archive-copy")
-            _copy_bytes(fh, fd, None)
+            size += _copy_bytes(fh, fd, None, digest)
+            after = os.fstat(src)
         os.fsync(fd)
     finally:
         os.close(fd)
+        os.close(src)
+    if _stat_key(after) != _stat_key(before) or size != after.st_size:
+        return None
+    return _Copied(digest.hexdigest(), size, _stat_key(after))
 
 
-def _copy_bytes(fh, fd: int, limit: int | None) -> None:
-    left = limit
+def _copy_bytes(fh, fd: int, limit: int | None, digest) -> int:
+    left, copied = limit, 0
     while left is None or left > 0:
         block = fh.read(CHUNK if left is None else min(CHUNK, left))
         if not block:
-            return
+            return copied
+        digest.update(block)
         view = memoryview(block)
         while view:
             view = view[os.write(fd, view):]
+        copied += len(block)
         if left is not None:
             left -= len(block)
+    return copied
 
 
 def remove_partial_copies(raw: Path) -> list[Path]:
@@ -186,18 +241,50 @@ def remove_partial_copies(raw: Path) -> list[Path]:
     return removed
 
 
+@dataclass(frozen=True)
+class InboxRules:
+    """How a run receives (settings `inbox.*`): the settle time and the readers' limits."""
+
+    settle_seconds: float = 0
+    limits: ReadLimits = DEFAULT_LIMITS
+
+
+@dataclass
+class Receiving:
+    """What one receipt did with every inbox entry (sources.inbox)."""
+
+    receipts: list[Receipt] = field(default_factory=list)
+    refused: list[InboxEntry] = field(default_factory=list)
+    waiting: list[InboxEntry] = field(default_factory=list)
+    ignored: list[InboxEntry] = field(default_factory=list)
+
+
 def receive_inbox(root: Path, inbox: Path, raw: Path, ledger: Ledger, feeds: FeedTable,
-                  maps: dict[str, ColumnMap], now: datetime | None = None) -> list[Receipt]:
-    """Archive every file in the inbox into `raw`, then remove it from the inbox.
+                  maps: dict[str, ColumnMap], now: datetime | None = None,
+                  rules: InboxRules = InboxRules()) -> Receiving:
+    """Archive every settled file in the feeds' folders into `raw`, then remove it from the
+    inbox; record every entry refused or left waiting in the ledger too.
 
     The inbox copy is removed only after the archive copy is verified, so a crash in between
     leaves the file in the inbox to be received (as a duplicate, harmlessly) next time.
     """
-    receipts = []
-    for source, path in inbox_files(inbox):
-        receipts.append(archive_file(root, raw, source, path, ledger, feeds, maps, now))
-        path.unlink()
-    return receipts
+    now = now or datetime.now(UTC)
+    done = Receiving()
+    for entry in survey(inbox, rules.settle_seconds):
+        if entry.state == "receive":
+            receipt = archive_file(root, raw, entry, ledger, feeds, maps, now, rules.limits)
+            if receipt is not None:
+                done.receipts.append(receipt)
+                continue
+            entry = replace(entry, state="waiting", problem=waiting_problem(
+                entry.name, "it changed while it was being archived"))
+        getattr(done, entry.state).append(entry)
+    left = done.refused + done.waiting
+    if left:
+        ledger.append([{"event": e.state, "source": e.source, "file_name": e.name,
+                        "problem": e.problem, "at": now.isoformat(timespec="seconds")}
+                       for e in left])
+    return done
 
 
 def current_extracts(receipts: list[Receipt], feeds: FeedTable,

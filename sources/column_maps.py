@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from sources.common.yamlfiles import read_yaml
 from sources.errors import ExtractError
-from sources.kinds import get_kind
+from sources.kinds import get_kind, load_kinds
 
 BUILTIN_MAPS = Path(__file__).parent / "maps"
 RULE_KEYS = {"column", "format", "time_column", "time_format", "codes", "translate", "separator",
@@ -56,7 +58,7 @@ def _rule(canonical: str, spec, map_path: Path) -> ColumnRule:
     if isinstance(spec, str):
         return ColumnRule(canonical=canonical, column=spec)
     if not isinstance(spec, dict) or not set(spec) <= RULE_KEYS:
-        raise ValueError(f"{map_path.name}: column {canonical!r} has an invalid rule {spec!r}")
+        raise MapError(f"{map_path}: column {canonical!r} has an invalid rule {spec!r}")
     codes = spec.get("codes")
     if codes is not None:
         codes = {str(k).strip().upper(): str(v) for k, v in codes.items()}
@@ -74,14 +76,53 @@ def _rule(canonical: str, spec, map_path: Path) -> ColumnRule:
     )
 
 
+class MapError(ValueError):
+    """A column map file that cannot be used; the message names the file, the line and the fix."""
+
+
+def _read_map(path: Path) -> dict:
+    try:
+        raw = read_yaml(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise MapError(f"{path}{where}: not valid YAML ({problem}); fix the column map (see "
+                       "sources/maps/README.md) and run again") from None
+    except UnicodeDecodeError:
+        raise MapError(f"{path}: not UTF-8 text; save the column map as UTF-8") from None
+    if not isinstance(raw, dict):
+        raise MapError(f"{path} line 1: a column map is a mapping with `name`, `kind` and "
+                       "`columns` (see sources/maps/README.md)")
+    kinds = sorted(load_kinds())
+    if raw.get("kind") not in kinds:
+        said = "names no kind" if raw.get("kind") is None else f"names kind {raw['kind']!r}"
+        raise MapError(f"{path} line {_line_of(path, 'kind')}: the map {said}; add "
+                       f"`kind:` with one of {', '.join(kinds)}")
+    for key, shape in (("name", str), ("columns", dict)):
+        if not isinstance(raw.get(key), shape):
+            raise MapError(f"{path} line {_line_of(path, key)}: `{key}:` is missing or not "
+                           f"{'text' if shape is str else 'a mapping of columns'}")
+    return raw
+
+
+def _line_of(path: Path, key: str) -> int:
+    """The line of a top-level key (1 when it is absent), for a message."""
+    node = yaml.compose(path.read_text(encoding="utf-8"))
+    for key_node, value in getattr(node, "value", []):
+        if getattr(key_node, "value", None) == key:
+            return value.start_mark.line + 1
+    return 1
+
+
 def load_map(path: Path) -> ColumnMap:
-    raw = read_yaml(path)
+    raw = _read_map(path)
     kind = get_kind(raw["kind"])
     unknown = set(raw["columns"]) - set(kind.columns)
     if unknown:
-        raise ValueError(
-            f"{path.name}: columns {sorted(unknown)} are not canonical columns of kind {kind.name}"
-        )
+        raise MapError(
+            f"{path} line {_line_of(path, 'columns')}: columns {sorted(unknown)} are not "
+            f"canonical columns of kind {kind.name} (sources/kinds/{kind.name}.yaml)")
     columns = {name: _rule(name, spec, path) for name, spec in raw["columns"].items()}
     if "detect" in raw:
         detect = tuple(raw["detect"])

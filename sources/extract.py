@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sources.column_maps import ColumnMap, choose_map
 from sources.mapping import MappedExtract, apply_map
-from sources.readers import RawExtract, open_source
+from sources.readers import DEFAULT_LIMITS, RawExtract, ReadLimits, open_source
 
 
 @dataclass(frozen=True)
@@ -41,25 +41,26 @@ class ReadExtract:
         return self.mapped.blank_rows
 
 
-def _open(path: Path, maps: dict[str, ColumnMap], map_name: str | None):
+def _open(path: Path, maps: dict[str, ColumnMap], map_name: str | None, limits: ReadLimits):
     """The reader, with the named map's file hints (encoding, delimiter, sheet) if any."""
     hints = maps[map_name].file if map_name and map_name in maps else {}
-    return open_source(path, hints)
+    return open_source(path, hints, limits)
 
 
 def check_extract(path: Path, kind: str, maps: dict[str, ColumnMap], file_name: str,
-                  map_name: str | None = None) -> ChosenMap:
+                  map_name: str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> ChosenMap:
     """The map that fits the file's first rows, without reading the whole file."""
-    cmap, header_row = choose_map(_open(path, maps, map_name).peek(), kind, maps, file_name,
-                                  map_name)
+    cmap, header_row = choose_map(_open(path, maps, map_name, limits).peek(), kind, maps,
+                                  file_name, map_name)
     return ChosenMap(cmap, header_row)
 
 
 def read_extract(path: Path, kind: str, maps: dict[str, ColumnMap], file_name: str,
-                 map_name: str | None = None) -> ReadExtract:
+                 map_name: str | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS) -> ReadExtract:
     """The whole file read and mapped with the map that fits it (`file_name` is the name as
     delivered, which messages quote; `path` may be its archive copy)."""
-    source = _open(path, maps, map_name)
+    source = _open(path, maps, map_name, limits)
     cmap, header_row = choose_map(source.peek(), kind, maps, file_name, map_name)
     raw = source.read(header_row)
     return ReadExtract(raw=raw, cmap=cmap, mapped=apply_map(raw, cmap, file_name))

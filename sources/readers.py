@@ -1,4 +1,4 @@
-"""Reading extracts as text tables: CSV in any common encoding, XLSX, Parquet.
+"""Reading extracts as text tables: CSV in any common encoding (also gzipped), XLSX, Parquet.
 
 Everything is read as text so that no value is reinterpreted before the column map says how to
 parse it (a UPN or NHS number must not become a float, a date must not be guessed). Each data row
@@ -8,7 +8,9 @@ keeps its row number in the file as received, which is what quarantine reports q
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -18,9 +20,11 @@ import pandas as pd
 from sources.errors import ExtractError
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+GZIP_CSV_SUFFIXES = {f"{s}.gz" for s in CSV_SUFFIXES}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-SUPPORTED = CSV_SUFFIXES | XLSX_SUFFIXES | PARQUET_SUFFIXES
+# formats a later reader will read, refused meanwhile with a message saying so
+NOT_YET_SUPPORTED = {".xml": "XML files (such as a CIN census return)"}
 PEEK_ROWS = 30
 MAX_FIELD = 64 << 20   # bytes in one CSV cell
 # Bytes that Windows-1252 leaves undefined: a file holding them is not cp1252.
@@ -43,19 +47,78 @@ class RawExtract:
         return self.sheet is not None
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one file may expand to before it is refused (settings `inbox.*`): a workbook is a
+    zip and a .csv.gz a gzip stream, and either can hold gigabytes in a few kilobytes (an XLSX
+    zip bomb took 224 s and 2.9 GB before it was rejected)."""
+
+    max_bytes: int = 1024 << 20          # uncompressed bytes of a .csv.gz or a workbook
+    max_cells: int = 20_000_000          # cells of a worksheet's grid (rows x columns)
+
+    @property
+    def max_mb(self) -> str:
+        return f"{self.max_bytes / (1 << 20):g} MB"
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def file_suffix(name: str) -> str:
+    """The suffix that says how to read a file: `.csv.gz` is one suffix, not `.gz`."""
+    lower = name.lower()
+    for suffix in GZIP_CSV_SUFFIXES:
+        if lower.endswith(suffix):
+            return suffix
+    return Path(lower).suffix
+
+
 def file_type(path: Path) -> str:
-    suffix = path.suffix.lower()
+    suffix = file_suffix(path.name)
     if suffix in CSV_SUFFIXES:
         return "csv"
+    if suffix in GZIP_CSV_SUFFIXES:
+        return "csv.gz"
     if suffix in XLSX_SUFFIXES:
         return "xlsx"
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
+    if suffix in NOT_YET_SUPPORTED:
+        raise ExtractError(
+            path.name,
+            f"{NOT_YET_SUPPORTED[suffix]} are not yet supported, so it was not read",
+            "Send the extract as CSV, XLSX or Parquet until a reader for this format is added.",
+        )
     raise ExtractError(
         path.name,
         f"files of type '{suffix or 'none'}' cannot be read",
         "Send the extract as CSV, XLSX or Parquet.",
     )
+
+
+def too_big(name: str, what: str, limits: ReadLimits) -> ExtractError:
+    return ExtractError(
+        name, f"{what} more than {limits.max_mb} uncompressed (inbox.max_uncompressed_mb), so "
+              "it was refused before being expanded",
+        "Ask the supplier for a smaller extract, or raise inbox.max_uncompressed_mb in "
+        "joinedup.yaml if the file is genuine.")
+
+
+def _read_gzip(path: Path, limits: ReadLimits) -> bytes:
+    """The decompressed bytes, refused as soon as they pass the limit (never expanded whole)."""
+    chunks, total = [], 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                total += len(block)
+                if total > limits.max_bytes:
+                    raise too_big(path.name, "the compressed file expands to", limits)
+                chunks.append(block)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ExtractError(
+            path.name, f"the .gz file cannot be decompressed ({type(exc).__name__})",
+            "Check it was fully written and ask for a re-export.") from None
+    return b"".join(chunks)
 
 
 def detect_encoding(data: bytes, file_name: str) -> str:
@@ -132,9 +195,10 @@ def _cell_text(value) -> str | None:
 
 
 class CsvSource:
-    def __init__(self, path: Path, encoding: str = "auto", delimiter: str = "auto"):
+    def __init__(self, path: Path, encoding: str = "auto", delimiter: str = "auto",
+                 limits: ReadLimits = DEFAULT_LIMITS):
         self.path = path
-        data = path.read_bytes()
+        data = (_read_gzip(path, limits) if file_type(path) == "csv.gz" else path.read_bytes())
         if not data.strip():
             raise ExtractError(path.name, "the file is empty", "Ask the supplier to re-send it.")
         self.encoding = detect_encoding(data, path.name) if encoding == "auto" else encoding
@@ -193,10 +257,14 @@ class XlsxSource:
     cells their text, dates stay dates; about five times faster than openpyxl on a 30,000-row
     attendance export."""
 
-    def __init__(self, path: Path, sheet: str | None = None):
+    def __init__(self, path: Path, sheet: str | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS):
         from python_calamine import CalamineWorkbook
 
+        from sources.workbook_limits import check_workbook
+
         self.path = path
+        check_workbook(path, limits)
         try:
             self.book = CalamineWorkbook.from_path(str(path))
         except Exception as exc:  # noqa: BLE001 - calamine raises several types for a damaged file
@@ -267,11 +335,12 @@ class ParquetSource:
         return RawExtract(frame=text, header=list(text.columns), header_row=1)
 
 
-def open_source(path: Path, hints: dict | None = None):
+def open_source(path: Path, hints: dict | None = None, limits: ReadLimits = DEFAULT_LIMITS):
     hints = hints or {}
     kind = file_type(path)
-    if kind == "csv":
-        return CsvSource(path, hints.get("encoding", "auto"), hints.get("delimiter", "auto"))
+    if kind in ("csv", "csv.gz"):
+        return CsvSource(path, hints.get("encoding", "auto"), hints.get("delimiter", "auto"),
+                         limits)
     if kind == "xlsx":
-        return XlsxSource(path, hints.get("sheet"))
+        return XlsxSource(path, hints.get("sheet"), limits)
     return ParquetSource(path)

@@ -20,7 +20,8 @@ FULL = FeedTable()                                  # police: full refresh (its 
 
 def _receive(root: Path, now: datetime | None = None, feeds: FeedTable = FULL):
     home = Home(root)
-    return receive_inbox(home.root, home.inbox, home.raw, Ledger(home.ledger), feeds, MAPS, now)
+    return receive_inbox(home.root, home.inbox, home.raw, Ledger(home.ledger), feeds, MAPS,
+                         now).receipts
 
 
 def _receipts(root: Path):

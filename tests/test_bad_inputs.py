@@ -30,6 +30,7 @@ from warehouse.exports import guard_cell
 
 DAY = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
 RUN_DATE = date(2026, 4, 1)        # the extract date the rules are checked against
+RECEIVE_AT_ONCE = "\ninbox: {settle_seconds: 0}\n"
 
 MAP = """
 name: bad_inputs_rms
@@ -105,8 +106,8 @@ def _home(tmp_path: Path, maps: dict[str, str] | None = None, feeds: str = "") -
     home.maps.mkdir(exist_ok=True)
     for name, text in {"bad_inputs_rms": MAP, **(maps or {})}.items():
         (home.maps / f"{name}.yaml").write_text(textwrap.dedent(text))
-    if feeds:
-        (home.root / "joinedup.yaml").write_text(textwrap.dedent(feeds))
+    # the files are written just before they are received: no settle time
+    (home.root / "joinedup.yaml").write_text(textwrap.dedent(feeds) + RECEIVE_AT_ONCE)
     return home
 
 
@@ -118,7 +119,7 @@ def deliver(tmp_path: Path, name: str, data: bytes | str, *, folder: str = "poli
     target = home.inbox / folder
     target.mkdir(parents=True, exist_ok=True)
     (target / name).write_bytes(data.encode(encoding) if isinstance(data, str) else data)
-    (receipt,) = steps.receive(home, now=now)
+    (receipt,) = steps.receive(home, now=now).receipts
     out = Outcome(receipt=receipt)
     if receipt.status != "accepted":
         return out

@@ -20,11 +20,12 @@ ROW = ("OCC{n},MISPER,01/03/2026 10:00,01/03/2026 08:00,01/03/2026 20:00,,,,NOM{
 def test_validating_an_extract_writes_the_runs_data_docs_without_values(tmp_path):
     home = Home(tmp_path / "home").ensure()
     write_map(home.maps)
+    home.settings_file.write_text("inbox: {settle_seconds: 0}\n")
     folder = home.inbox / "police"
     folder.mkdir()
     (folder / "rms_march.csv").write_text(police_csv([
         ROW.format(n=1, dob="03/04/2012"), ROW.format(n=2, dob="31/02/2012")]))
-    (receipt,) = steps.receive(home, now=datetime(2026, 3, 10, tzinfo=UTC))
+    (receipt,) = steps.receive(home, now=datetime(2026, 3, 10, tzinfo=UTC)).receipts
     build = steps.new_build(home, "run42", as_of=date(2026, 3, 31))
     outcome = steps.ingest_extract(build, home, receipt, 1, date(2026, 4, 1))
 
@@ -73,12 +74,13 @@ class _Links(HTMLParser):
 def _run_two_extracts(tmp_path) -> Home:
     home = Home(tmp_path / "home").ensure()
     write_map(home.maps)
+    home.settings_file.write_text("inbox: {settle_seconds: 0}\n")
     folder = home.inbox / "police"
     folder.mkdir()
     (folder / "rms march.csv").write_text(police_csv([
         ROW.format(n=1, dob="03/04/2012"), ROW.format(n=2, dob="31/02/2012")]))
     (folder / "rms_april.csv").write_text(police_csv([ROW.format(n=3, dob="05/06/2011")]))
-    receipts = steps.receive(home, now=datetime(2026, 3, 10, tzinfo=UTC))
+    receipts = steps.receive(home, now=datetime(2026, 3, 10, tzinfo=UTC)).receipts
     build = steps.new_build(home, "run43", as_of=date(2026, 3, 31))
     outcomes = [steps.ingest_extract(build, home, r, seq, date(2026, 4, 1))
                 for seq, r in enumerate(receipts, start=1)]

@@ -321,6 +321,7 @@ def synthetic(tmp_path_factory) -> Synthetic:
     home = Home(root)
     generation = generate(home.inbox, home.truth_records, home.population, children=CHILDREN,
                           seed=SEED, as_of=as_of)
+    home.settings_file.write_text("inbox: {settle_seconds: 0}\n")   # files written just now
     extracts = sorted(p for p in home.inbox.rglob("*") if p.is_file())
     police = next(p for p in extracts if p.parent.name == "police")
     make_row_faulty(police, FAULTY_COLUMN, FAULTY_VALUE)

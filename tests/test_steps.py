@@ -19,11 +19,13 @@ GOOD_ROWS = [
     "11/09/2011,Male,W1,IC1,ZX2 2BB",
 ]
 DAY1 = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+RECEIVE_AT_ONCE = "inbox: {settle_seconds: 0}\n"     # the files below are written just before
 
 
 def _home(tmp_path: Path) -> Home:
     home = Home(tmp_path / "home").ensure()
     write_map(home.maps)
+    home.settings_file.write_text(RECEIVE_AT_ONCE)
     return home
 
 
@@ -45,7 +47,7 @@ def test_truncated_redelivery_falls_back_to_the_previous_good_delivery(tmp_path)
     steps.receive(home, now=DAY1)
     truncated = police_csv(GOOD_ROWS[:1]) + 'OCC9,MISPER,"01/03/2026 10:00\n'
     _deliver(home, "rms_march_resent.csv", truncated)
-    (receipt,) = steps.receive(home, now=DAY1 + timedelta(days=1))
+    (receipt,) = steps.receive(home, now=DAY1 + timedelta(days=1)).receipts
     assert receipt.status == "accepted"          # its header fits: only ingestion finds the fault
 
     planned = steps.plan_extracts(home)
@@ -67,7 +69,7 @@ def test_truncated_redelivery_falls_back_to_the_previous_good_delivery(tmp_path)
 def test_receipt_check_names_the_delivered_file(tmp_path):
     home = _home(tmp_path)
     _deliver(home, "invoices_paid.csv", "Invoice,Amount\n1,2.50\n")
-    (receipt,) = steps.receive(home, now=DAY1)
+    (receipt,) = steps.receive(home, now=DAY1).receipts
     assert receipt.status == "rejected"
     assert receipt.problem.startswith("invoices_paid.csv: ")
     assert receipt.sha256 not in receipt.problem

@@ -96,13 +96,16 @@ def record_extract(path: Path, extract: ExtractRecord, kind: Kind, seq: int, goo
                    supplier_columns: dict[str, str]) -> int:
     """Load one validated extract (good rows, quarantined rows with their raw values, and its
     meta.extract row) in one transaction: an extract is in the build whole or not at all.
-    `seq` orders the run's extracts (a later one's rows supersede an earlier one's)."""
+    `seq` orders the run's extracts, and a later one's rows supersede an earlier one's with the
+    same record id whatever the feed's refresh: an incremental feed's next delivery, or a
+    full-refresh feed's same-day correction (which used to fail every later run with a duplicate
+    `record_key` until the feed was delivered again on another day)."""
     con = connect(path)
     try:
         con.execute("BEGIN TRANSACTION")
         loaded = load.load_rows(con, kind, extract.source, extract.extract_id,
                                 seq, good,
-                                replace_existing=kind.refresh == "incremental")
+                                replace_existing=True)
         reached("ingest-write")
         load.load_quarantine(con, extract_id=extract.extract_id, source=extract.source,
                              file_name=extract.file_name, failures=failures, raw_rows=raw_rows,

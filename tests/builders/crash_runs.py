@@ -211,6 +211,7 @@ def crash_story(root: Path, snaps: Path, kills: list[tuple[str, list[str]]],
     home = Home(root)
     generate(home.inbox, home.truth_records, home.population, children=CHILDREN, seed=11,
              as_of=AS_OF)
+    home.settings_file.write_text("inbox: {settle_seconds: 0}\n")   # deliveries written just now
     out: dict = {"home": home, "after_kill": {}, "printed": {}, "paused": {}}
     state = nightly(home=str(root), as_of=AS_OF, return_state=True)
     assert state.is_completed(), state.message
