@@ -19,6 +19,7 @@ from flows import cli_link, cli_ops, cli_publication, cli_review, cli_sources
 from flows.cli_options import (
     AsOfOption,
     HomeOption,
+    ProfileOption,
     checked_settings,
     console,
     option_date,
@@ -35,19 +36,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 DEMO_SETTINGS = Path(__file__).with_name("demo_home.yaml")
 
-
-def _known_profile(name: str) -> str:
-    from sources.synth.config import profiles
-
-    if name not in profiles():
-        raise typer.BadParameter(f"no profile {name!r}; use one of {', '.join(profiles())}")
-    return name
-
-
-ProfileOption = Annotated[str, typer.Option(
-    callback=_known_profile,
-    help="Recording-error rates: standard, or stress (as high as real agency data; "
-         "sources/synth/data/profiles.yaml).")]
 
 
 def write_demo_settings(home: Home) -> None:

@@ -78,3 +78,17 @@ def checked_settings(home):
         stderr_console.print(f"[red]{exc}[/red]", markup=True, highlight=False,
                              soft_wrap=True)      # a path cut in two cannot be copied
         raise typer.Exit(2) from None
+
+
+def _known_profile(name: str) -> str:
+    from sources.synth.config import profiles
+
+    if name not in profiles():
+        raise typer.BadParameter(f"no profile {name!r}; use one of {', '.join(profiles())}")
+    return name
+
+
+ProfileOption = Annotated[str, typer.Option(
+    callback=_known_profile,
+    help="Recording-error rates: standard, or stress (as high as real agency data; "
+         "sources/synth/data/profiles.yaml).")]
