@@ -82,9 +82,13 @@ def new_build(home: Home, run_id: str, *, as_of: date,
               settings: HomeSettings = DEFAULT_SETTINGS) -> Path:
     home.ensure()
     period_start, period_end = reporting_period(as_of)
-    return build_life.create_build(home.build(run_id), RunRecord(
+    path = build_life.create_build(home.build(run_id), RunRecord(
         run_id=run_id, code_version=code_version(), as_of=as_of, period_start=period_start,
         period_end=period_end, settings_json=build_life.settings_json(settings.record())))
+    carried = build_life.carry_published_history(path, home.live)
+    if carried:
+        log.info("carried %d published cells of earlier publications into the build", carried)
+    return path
 
 
 @dataclass

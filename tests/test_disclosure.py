@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+
 import pytest
 
 from warehouse.disclosure import (
@@ -13,9 +16,9 @@ from warehouse.disclosure import (
     derivable_cells,
     is_primary,
     render,
-    suppress,
 )
 from warehouse.publish import count_table_cells
+from warehouse.suppression import Costs, suppress
 
 
 def grid(values: dict[tuple[str, str], int], rows: list[str], cols: list[str]):
@@ -53,21 +56,35 @@ def test_primary_threshold_is_configurable():
     assert render(Cell("z", 0)) == "0"       # zeros are shown
 
 
-def test_secondary_suppression_in_a_two_way_table():
+def pattern_cost(cells: dict[str, Cell], pattern: set[str]) -> float:
+    costs = Costs()
+    return sum(costs.of(cells[c]) for c in pattern)
+
+
+def test_secondary_suppression_in_a_two_way_table_is_the_cheapest_that_protects():
     cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
     out = suppress(cells, eqs, 5)
-    # Worked by hand from the documented rule (equations in order: rows, row of column totals,
-    # columns, column of row totals; hide the smallest non-zero interior cell of an equation
-    # holding exactly one hidden cell):
-    # r1A primary -> row r1 hides r1B (10 < 12) -> column A hides r3A (6 < 8) -> column B
-    # hides r2B (9) -> row r2 hides r2A (8) -> row r3 hides r3C (11) -> column C hides r1C (12).
-    assert hidden(out) == {"r1A", "r1B", "r2A", "r2B", "r3A", "r3C", "r1C"}
     assert out["r1A"].reason == "primary"
     assert {c for c, cell in out.items() if cell.reason == "secondary"} == hidden(out) - {"r1A"}
     assert not any(out[t].suppressed for t in ("r1T", "r2T", "r3T", "TA", "TB", "TC", "TT"))
     for eq in eqs:
         assert sum(out[c].suppressed for c in eq.cell_ids) != 1
     assert check_disclosure(out, eqs, 5) == []
+    # minimum information loss: no protecting pattern of interior cells costs less (every one
+    # checked independently), and the greedy pattern this replaced (7 cells) costs more
+    base = {c.id: c for c in cells}
+    interior = sorted(c.id for c in cells if c.level == 0 and c.id != "r1A")
+    best = pattern_cost(base, hidden(out))
+    for size in range(1, 5):
+        for extra in itertools.combinations(interior, size):
+            pattern = {"r1A", *extra}
+            if any(len(pattern.intersection(eq.cell_ids)) == 1 for eq in eqs):
+                continue            # a lone hidden cell in a row or column: not protected
+            trial = {c: replace(cell, suppressed=c in pattern) for c, cell in base.items()}
+            if check_disclosure(trial, eqs, 5) == []:
+                assert pattern_cost(base, pattern) >= best, pattern
+    greedy = {"r1A", "r1B", "r2A", "r2B", "r3A", "r3C", "r1C"}
+    assert pattern_cost(base, greedy) > best
 
 
 def test_under_suppressed_table_is_rejected():
