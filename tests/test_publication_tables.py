@@ -191,3 +191,58 @@ def test_population_file_errors_name_the_row(tmp_path):
     pop.write_text("area_name,year,age,sex,population\nX,2026,3,M,10\nX,2026,4,persons,20\n")
     with pytest.raises(SettingsError, match="row 3, column sex"):
         load_population(pop, 0, 17)
+
+
+def test_feed_totals_survive_a_small_merged_count():
+    """40 children known to police from 43 records (3 merged) and 30 to social care: the
+    merged 3 is hidden with a partner, and the children each feed knows stay printed."""
+    con = new_warehouse()
+    pairs = {}
+    for i in range(40):
+        pairs[add_person(con, "police", f"p{i}", dob=date(2010, 1, 1), sex="M")] = f"X{i}"
+        if i < 3:
+            pairs[add_person(con, "police", f"p{i}b", dob=date(2010, 1, 1), sex="M")] = f"X{i}"
+    for i in range(30):
+        pairs[add_person(con, "social_care", f"s{i}", dob=date(2011, 1, 1), sex="F")] = \
+            f"X{i + 20}"
+    link(con, pairs)
+    publish(con)
+    police = {r["feed"]: r for r in rows(con, "linkage_summary")}["POL"]
+    assert police["records_merged_within_feed"] == "c"
+    assert police["children"] == "40"
+    overlap = {(r["row_type"], r["feeds"]): r["children"] for r in rows(con, "feed_overlap")}
+    assert overlap[("feed_total", "POL")] == "40" and overlap[("feed_total", "LA")] == "30"
+    assert overlap[("all", "All")] == "50"
+    reasons = dict(con.execute("SELECT cell_id, reason FROM mart.publication_cell").fetchall())
+    assert reasons["linkage|POL|merged"] == "primary"
+    # its partner in records = children + merged: the records (not children), not the headline
+    assert reasons["linkage|POL|records"] == "secondary"
+
+
+def test_republishing_a_period_never_prints_a_small_change():
+    """The same period published again after one more child arrives: every count printed both
+    times is unchanged or moved by at least the threshold; what moved by less is hidden."""
+    con = new_warehouse()
+    for i in range(23):
+        add_person(con, "police", f"x{i}", dob=date(2010, 1, 1), sex="M")
+        if i < 22:
+            add_event(con, "police", f"m{i}", f"x{i}", occurrence_type="MISSING",
+                      role="SUBJECT", missing_from="HOME",
+                      reported_at=datetime(2025, 6, 1, 10))
+    link(con, {f"police:x{i}": f"X{i}" for i in range(23)})
+    publish(con)
+    add_event(con, "police", "m22", "x22", occurrence_type="MISSING", role="SUBJECT",
+              missing_from="HOME", reported_at=datetime(2025, 7, 1, 10))
+    summary = publish(con)
+    assert summary["history_suppressed"] > 0
+    printed = con.execute(
+        "SELECT a.cell_id, a.printed, b.printed FROM meta.published_cell a "
+        "JOIN meta.published_cell b USING (cell_id) WHERE a.publication = 1 "
+        "AND b.publication = 2").fetchall()
+    assert printed
+    moved = [(c, a, b) for c, a, b in printed if a is not None and b is not None and a != b]
+    assert all(abs(a - b) >= 5 for _c, a, b in moved), moved
+    reasons = dict(con.execute("SELECT cell_id, reason FROM mart.publication_cell").fetchall())
+    assert reasons["missing|POL|episodes"] == "history"        # 22 -> 23
+    first = dict((c, a) for c, a, _b in printed)
+    assert first["missing|POL|episodes"] == 22                  # printed the first time

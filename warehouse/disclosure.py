@@ -286,6 +286,19 @@ def protection_ranges(
         seen_low = np.array([float(table[c].value) for c in cols])
         seen_high = seen_low.copy()
         bounds = [(1, None)] * len(cols)
+        # tables pushing every cell not yet proven up (then down) at once, at most `width` from
+        # the true one (so the programme is bounded): one solve often proves many cells
+        capped = [(max(1.0, v - width), v + width) for v in seen_low]
+        for _round in range(len(cols)):
+            before = int(((seen_high - seen_low) >= width - 1e-6).sum())
+            for sign in (-1.0, 1.0):
+                objective = sign * ((seen_high - seen_low) < width - 1e-6)
+                res = linprog(objective, A_eq=a, b_eq=b, bounds=capped, method="highs")
+                if res.status == 0:
+                    seen_low = np.minimum(seen_low, res.x)
+                    seen_high = np.maximum(seen_high, res.x)
+            if int(((seen_high - seen_low) >= width - 1e-6).sum()) in (before, len(cols)):
+                break
         for c, i in index.items():
             if seen_high[i] - seen_low[i] >= width - 1e-6:
                 out[c] = (seen_low[i], seen_high[i])

@@ -160,14 +160,11 @@ class _Master:
 
 def _solve_component(cols, eqs, cells, must, known, width, costs, time_limit) -> set[str]:
     master = _Master(cols, cells, must, known, costs)
-    # a hidden cell needs another hidden cell in each of its equations (else it is derivable)
     for eq in eqs:
-        ids = [master.index[c] for c in eq.cell_ids]
-        for k in ids:
-            if master.upper[k] > 0:
-                row = {j: 1.0 for j in ids if j != k}
-                row[k] = row.get(k, 0.0) - 1.0
-                master.at_least(row, 0.0)
+        for cid, coef in eq.terms:
+            if master.upper[master.index[cid]] > 0:
+                for row in _equation_rows(cid, coef, eq, cells, width, master.index):
+                    master.at_least(row, 0.0)
     witnesses: list[dict[str, float]] = []
     for rounds in range(1, _MAX_ROUNDS + 1):
         hidden = master.solve(time_limit)
@@ -180,6 +177,29 @@ def _solve_component(cols, eqs, cells, must, known, width, costs, time_limit) ->
             master.at_least(row, 0.0)
     raise DisclosureError(f"secondary suppression did not settle in {_MAX_ROUNDS} rounds for a "
                           f"group of {len(cols)} cells; nothing was published")
+
+
+def _equation_rows(cid, coef, eq, cells, width, index) -> list[dict[int, float]]:
+    """Rows every protecting pattern satisfies, from one equation alone, if `cid` is hidden:
+    another cell of the equation is hidden (else `cid` is derivable); and, since `cid` can fall
+    at most value - 1 (to 1), it must be able to rise by the rest of the width, which the other
+    hidden cells must absorb - one on the same side of the equation by falling at most its own
+    value - 1, one on the other side by rising without limit."""
+    k = index[cid]
+    others = [(c, a) for c, a in eq.terms if c != cid]
+    single = {index[c]: 1.0 for c, _a in others}
+    single[k] = single.get(k, 0.0) - 1.0
+    rows = [single]
+    need = width - (cells[cid].value - 1)
+    if need > 0:
+        row: dict[int, float] = {}
+        for c, a in others:
+            room = (cells[c].value - 1) * abs(a) / abs(coef) if (a > 0) == (coef > 0) else need
+            if room > _EPS:
+                row[index[c]] = row.get(index[c], 0.0) + min(float(need), room)
+        row[k] = row.get(k, 0.0) - need
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------- the attacker
@@ -219,15 +239,21 @@ def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dic
                 high[col[cid]] = max(high[col[cid]], d)
                 low[col[cid]] = min(low[col[cid]], d)
     bounds = list(zip(floor, [None] * len(group), strict=True))
-    for sign in (-1.0, 1.0):            # everything up, then everything down, capped at width
-        open_ = (high - low) < width - _EPS
-        if not open_.any():
-            break
-        res = linprog(sign * open_, A_eq=m, b_eq=np.zeros(len(eqs)),
-                      bounds=[(lo, width) for lo in floor], method="highs")
-        if res.status == 0:
+    capped = [(lo, float(width)) for lo in floor]
+    progress = True
+    while progress:                     # all open cells up, then down, while that proves more
+        progress = False
+        for sign in (-1.0, 1.0):
+            open_ = (high - low) < width - _EPS
+            if not open_.any():
+                break
+            res = linprog(sign * open_, A_eq=m, b_eq=np.zeros(len(eqs)), bounds=capped,
+                          method="highs")
+            if res.status != 0:
+                continue
             high, low = np.maximum(high, res.x), np.minimum(low, res.x)
             witnesses.append({group[j]: float(v) for j, v in enumerate(res.x) if abs(v) > _EPS})
+            progress = progress or bool((open_ & ((high - low) >= width - _EPS)).any())
     cuts = []
     for k in sorted(range(len(group)), key=lambda k: cells[group[k]].value):
         cid = group[k]
