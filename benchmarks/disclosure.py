@@ -162,7 +162,8 @@ def measure(name, cells, ps, s, seconds, floor):
     print(f"\n{name}  ({seconds:.1f} s to suppress)")
     print(f"  primary suppressed        {sum(c.reason == 'primary' for c in cells.values())}")
     print(f"  secondary suppressed      {len(secondary)}")
-    print(f"  secondary values, sum     {sum(c.value for c in secondary)}")
+    print(f"  secondary values, sum     {sum(c.value for c in secondary)} "
+          f"({sum(c.value for c in secondary if not c.headline)} without headline cells)")
     print(f"  headline cells suppressed {sum(c.headline for c in cells.values() if c.suppressed)}"
           f" (primary: small themselves), as secondary {len(headlines)}"
           + (f": {', '.join(headlines)}" if headlines else ""))
@@ -213,6 +214,17 @@ def main() -> None:
                    width=s.protection_width, costs=Costs.from_settings(s.suppression_costs))
     measure("minimum-cost (warehouse.suppression)", new, ps, s, time.perf_counter() - started,
             floor)
+    headlines = [c for c, x in new.items() if x.reason == "secondary" and x.headline]
+    needed = 0
+    for cid in headlines:
+        try:
+            suppress(ps.system.cells, ps.system.equations, s.disclosure_threshold,
+                     width=s.protection_width, costs=Costs.from_settings(s.suppression_costs),
+                     known={cid})
+        except DisclosureError:
+            needed += 1
+    print(f"  headline cells hidden as secondary that no pattern can keep printed: "
+          f"{needed} of {len(headlines)}")
 
 
 if __name__ == "__main__":

@@ -246,3 +246,20 @@ def test_republishing_a_period_never_prints_a_small_change():
     assert reasons["missing|POL|episodes"] == "history"        # 22 -> 23
     first = dict((c, a) for c, a, _b in printed)
     assert first["missing|POL|episodes"] == 22                  # printed the first time
+
+
+def test_the_return_cover_does_not_print_a_suppressed_record_count():
+    from warehouse.returns import _cover
+    from warehouse.settings import load_settings
+
+    s = load_settings()
+    facts = {"run_id": "r", "as_of": P_END, "trend_quarters": [],
+             "extracts": [("police", "police", 1, P_END, 2), ("school", "school", 1, P_END, 900),
+                          ("social_care", "social_care", 1, P_END, 583)]}
+    summary = {"primary_suppressed": 1, "secondary_suppressed": 1, "history_suppressed": 0,
+               "population": None, "records_suppressed_feeds": ["LA"]}
+    tables = {"data_completeness": (["feed", "field", "pct_not_recorded"], [])}
+    cover = dict(_cover("2025Q4", (P_START, P_END), s, "P", facts, tables, summary))
+    assert cover["Feed police (police)"].endswith(", c rows loaded")             # 2 is small
+    assert cover["Feed social_care (social_care)"].endswith(", c rows loaded")   # LA's hidden
+    assert cover["Feed school (school)"].endswith(", 900 rows loaded")

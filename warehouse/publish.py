@@ -404,6 +404,10 @@ def publish_tables(
         "primary_suppressed": sum(c.reason == "primary" for c in cells.values()),
         "secondary_suppressed": sum(c.reason == "secondary" for c in cells.values()),
         "history_suppressed": sum(c.reason == "history" for c in cells.values()),
+        # feeds whose record count the tables hide: the cover must not print it another way
+        "records_suppressed_feeds": sorted(
+            c.id.split("|")[1] for c in cells.values()
+            if c.suppressed and c.id.startswith("linkage|") and c.id.endswith("|records")),
         "indicators_not_available": indicators_na,
         "rows": {"table8_datasets": len(t8), "table9_indicators": len(t9),
                  "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows),

@@ -31,7 +31,9 @@ from typing import Any
 
 import duckdb
 
+from sources.kinds import load_kinds
 from warehouse.build import latest_run, publish_period
+from warehouse.disclosure import is_primary
 from warehouse.exports import guard_cell, write_guarded_csv
 from warehouse.settings import Settings
 from warehouse.trend import TREND_COLUMNS, quarters_up_to, trend_rows, trend_settings
@@ -165,8 +167,9 @@ def suppression_notes(s) -> list[tuple[str, str]]:
     threshold = int(disclosure["threshold"])
     rows = [("Suppression rule",
              f"counts 1 to {threshold - 1} are shown as '{disclosure['symbol']}', with secondary "
-             "suppression so that no suppressed count can be derived from other published "
-             "cells; 0 is a true zero; ':' = not available; "
+             "suppression so that no suppressed count can be derived, or narrowed to a range less "
+             f"than {s.protection_width} wide, from the other published cells of "
+             "all tables and of earlier publications; 0 is a true zero; ':' = not available; "
              f"'{disclosure['not_applicable']}' = not applicable")]
     if s.rounding == "nearest_5":
         rows.append(("Rounding",
@@ -194,7 +197,9 @@ def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tab
         ("Return generated at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         *suppression_notes(s),
         ("Cells suppressed", f"{summary['primary_suppressed']} primary, "
-                             f"{summary['secondary_suppressed']} secondary"),
+                             f"{summary['secondary_suppressed']} secondary, "
+                             f"{summary.get('history_suppressed', 0)} against earlier "
+                             "publications"),
     ]
     ages = s.publication.get("rate_ages") or {"min": 0, "max": 17}
     if summary.get("population"):
@@ -209,9 +214,14 @@ def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tab
     if trend_q:
         rows.append(("Trend", f"{len(trend_q)} quarters, {quarter_name(trend_q[0])} to "
                               f"{quarter_name(trend_q[-1])} (sheet Trend)"))
+    hidden_feeds = set(summary.get("records_suppressed_feeds") or ())
+    feed_of = {k.name: k.feed for k in load_kinds().values()}
     for kind, source, n, received, loaded in facts["extracts"]:
+        # rows loaded would give away a record count the tables suppress, or a small count
+        shown = (s.symbol if feed_of.get(kind) in hidden_feeds or is_primary(
+            int(loaded or 0), s.disclosure_threshold) else loaded)
         rows.append((f"Feed {source} ({kind})",
-                     f"{n} extract(s), latest received {received}, {loaded} rows loaded"))
+                     f"{n} extract(s), latest received {received}, {shown} rows loaded"))
     cols, data = tables["data_completeness"]
     idx = {c: i for i, c in enumerate(cols)}
     by_feed: dict[str, list[str]] = {}
