@@ -263,3 +263,33 @@ def test_the_return_cover_does_not_print_a_suppressed_record_count():
     assert cover["Feed police (police)"].endswith(", c rows loaded")             # 2 is small
     assert cover["Feed social_care (social_care)"].endswith(", c rows loaded")   # LA's hidden
     assert cover["Feed school (school)"].endswith(", 900 rows loaded")
+
+
+def test_the_published_history_is_carried_into_the_next_build(tmp_path):
+    from warehouse.build import RunRecord, carry_published_history, create_build
+    from warehouse.db import connect
+    from warehouse.disclosure import Cell
+    from warehouse.publication_history import read_history, record_publication
+    from warehouse.publish import ensure_publish_tables
+
+    def run(name):
+        return create_build(tmp_path / f"{name}.duckdb", RunRecord(
+            run_id=name, code_version="t", as_of=P_END, period_start=P_START,
+            period_end=P_END, settings_json="{}"))
+
+    live, build = run("live"), run("next")
+    assert carry_published_history(build, tmp_path / "absent.duckdb") == 0
+    con = connect(live)
+    ensure_publish_tables(con)
+    record_publication(con, (P_START, P_END), {"a": Cell("a", 12), "b": Cell("b", 3,
+                                                                              suppressed=True)})
+    con.close()
+    assert carry_published_history(build, live) == 2
+    con = connect(build)
+    try:
+        history = read_history(con, (P_START, P_END))
+        assert history.same_period == {"a": {12}}
+        # the next publication is numbered after the carried ones
+        assert record_publication(con, (P_START, P_END), {"a": Cell("a", 12)}) == 2
+    finally:
+        con.close()
