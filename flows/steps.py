@@ -85,7 +85,7 @@ def new_build(home: Home, run_id: str, *, as_of: date,
     path = build_life.create_build(home.build(run_id), RunRecord(
         run_id=run_id, code_version=code_version(), as_of=as_of, period_start=period_start,
         period_end=period_end, settings_json=build_life.settings_json(settings.record())))
-    carried = build_life.carry_published_history(path, home.live)
+    carried = build_life.carry_published_history(path, home.live, home.published_returns)
     if carried:
         log.info("carried %d published cells of earlier publications into the build", carried)
     return path
@@ -269,7 +269,7 @@ def write_return(home: Home, quarter: str | None = None, *, tables: bool = True,
     settings = load_home_settings(home)
     quarter = resolve_quarter(quarter)
     places = ReturnPlaces(live=home.live, work_dir=home.work_dir,
-                          out_dir=home.return_dir(quarter))
+                          out_dir=home.return_dir(quarter), history_dir=home.published_returns)
     return build_return(quarter, places, settings.catalogue, settings.partnership_name,
                         tables=tables, report=report)
 

@@ -293,3 +293,29 @@ def test_the_published_history_is_carried_into_the_next_build(tmp_path):
         assert record_publication(con, (P_START, P_END), {"a": Cell("a", 12)}) == 2
     finally:
         con.close()
+
+
+def test_a_returns_publications_are_kept_and_read_into_later_builds_once(tmp_path):
+    from warehouse.disclosure import Cell
+    from warehouse.publication_history import (
+        absorb_returns,
+        read_history,
+        record_publication,
+        write_return_history,
+    )
+    from warehouse.publish import ensure_publish_tables
+
+    quarter = (date(2025, 10, 1), date(2025, 12, 31))
+    scratch = new_warehouse()                      # the return's copy of the warehouse
+    ensure_publish_tables(scratch)
+    record_publication(scratch, (P_START, P_END), {"a": Cell("a", 40)})    # the nightly's
+    record_publication(scratch, quarter, {"a": Cell("a", 9), "b": Cell("b", 2, suppressed=True)})
+    assert write_return_history(scratch, 1, tmp_path / "2025Q4-1.csv") == 2
+    later = new_warehouse()                        # a later build, or the next return's copy
+    ensure_publish_tables(later)
+    record_publication(later, (P_START, P_END), {"a": Cell("a", 41)})
+    assert absorb_returns(later, tmp_path) == 1
+    assert absorb_returns(later, tmp_path) == 0                             # once only
+    history = read_history(later, quarter)
+    assert history.same_period == {"a": {9}}
+    assert history.overlapping == [{"a": 41}, {"a": 9}]                     # renumbered after

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -89,8 +90,7 @@ def read_history(con: duckdb.DuckDBPyConnection, period: tuple[date, date]) -> H
 def record_publication(con: duckdb.DuckDBPyConnection, period: tuple[date, date],
                        cells: Mapping[str, Cell]) -> int:
     """Append the new publication's printed cells; returns its number."""
-    number = con.execute(f"SELECT coalesce(max(publication), 0) + 1 FROM {HISTORY_TABLE}"
-                         ).fetchall()[0][0]
+    number = last_publication(con) + 1
     frame = pd.DataFrame({
         "cell_id": list(cells),
         "printed": pd.array([None if c.suppressed else c.shown for c in cells.values()],
@@ -99,24 +99,79 @@ def record_publication(con: duckdb.DuckDBPyConnection, period: tuple[date, date]
     now = datetime.now(UTC).replace(tzinfo=None)
     con.register("published_now", frame)
     try:
-        con.execute(f"INSERT INTO {HISTORY_TABLE} SELECT ?, ?, ?, ?, cell_id, printed "
+        con.execute(f"INSERT INTO {HISTORY_TABLE} SELECT ?, ?, ?, ?, cell_id, printed, 'build' "
                     "FROM published_now", [number, period[0], period[1], now])
     finally:
         con.unregister("published_now")
     return number
 
 
-def carry_history(live: str, build: duckdb.DuckDBPyConnection) -> int:
+def carry_history(live: str, build: duckdb.DuckDBPyConnection,
+                  returns_dir: Path | None = None) -> int:
     """Copy the published warehouse's history into a new build (the build starts empty, like
-    its person ids); returns the rows copied."""
+    its person ids), then the publications of quarterly returns made since (`returns_dir`);
+    returns the rows the build's history then holds."""
     build.execute(f"ATTACH '{live}' AS live (READ_ONLY)")
     try:
         exists = build.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'live' "
             "AND schema_name = 'meta' AND table_name = 'published_cell'").fetchall()[0][0]
-        if not exists:
-            return 0
-        build.execute(f"INSERT INTO {HISTORY_TABLE} SELECT * FROM live.meta.published_cell")
-        return build.execute(f"SELECT count(*) FROM {HISTORY_TABLE}").fetchall()[0][0]
+        if exists:
+            build.execute(f"INSERT INTO {HISTORY_TABLE} SELECT * FROM live.meta.published_cell")
     finally:
         build.execute("DETACH live")
+    if returns_dir is not None:
+        absorb_returns(build, returns_dir)
+    return build.execute(f"SELECT count(*) FROM {HISTORY_TABLE}").fetchall()[0][0]
+
+
+# ---------------------------------------------------------------- quarterly returns
+# A return is published from a scratch copy of the warehouse that is then deleted, and the
+# published warehouse is never written outside a build; so the return writes the cells it
+# printed to a file in the home, and every later return and build reads those files in.
+
+
+def last_publication(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(f"SELECT coalesce(max(publication), 0) FROM {HISTORY_TABLE}"
+                       ).fetchall()[0][0]
+
+
+def write_return_history(con: duckdb.DuckDBPyConnection, after: int, path: Path) -> int:
+    """The publications made in `con` after number `after`, as a CSV at `path`."""
+    frame = con.execute(
+        f"SELECT publication, period_start, period_end, published_at, cell_id, printed "
+        f"FROM {HISTORY_TABLE} WHERE publication > ? ORDER BY publication, cell_id",
+        [after]).df()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return len(frame)
+
+
+def absorb_returns(con: duckdb.DuckDBPyConnection, returns_dir: Path) -> int:
+    """Add the publications of every return file not yet in the history (renumbered after
+    those already there); returns the files added."""
+    if not returns_dir.exists():
+        return 0
+    have = {o for (o,) in con.execute(
+        f"SELECT DISTINCT origin FROM {HISTORY_TABLE}").fetchall()}
+    added = 0
+    for path in sorted(returns_dir.glob("*.csv")):
+        if path.name in have:
+            continue
+        frame = pd.read_csv(path, parse_dates=["published_at"],
+                            dtype={"cell_id": str, "printed": "Int64"})
+        if frame.empty:
+            continue
+        frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+        frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
+        offset = last_publication(con) - int(frame["publication"].min()) + 1
+        frame["publication"] = frame["publication"] + offset
+        frame["origin"] = path.name
+        con.register("return_history", frame)
+        try:
+            con.execute(f"INSERT INTO {HISTORY_TABLE} SELECT publication, period_start, "
+                        "period_end, published_at, cell_id, printed, origin FROM return_history")
+        finally:
+            con.unregister("return_history")
+        added += 1
+    return added

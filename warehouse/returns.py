@@ -35,6 +35,8 @@ from sources.kinds import load_kinds
 from warehouse.build import latest_run, publish_period
 from warehouse.disclosure import is_primary
 from warehouse.exports import guard_cell, write_guarded_csv
+from warehouse.publication_history import absorb_returns, last_publication, write_return_history
+from warehouse.publish import ensure_publish_tables
 from warehouse.settings import Settings
 from warehouse.trend import TREND_COLUMNS, quarters_up_to, trend_rows, trend_settings
 
@@ -111,14 +113,17 @@ class ReturnPlaces:
     live: Path
     work_dir: Path
     out_dir: Path
+    history_dir: Path | None = None     # where the cells a return printed are kept
 
 
 def compute_period_tables(
-    live: Path, work_dir: Path, period: tuple[date, date], s: Settings
+    live: Path, work_dir: Path, period: tuple[date, date], s: Settings,
+    history_dir: Path | None = None,
 ) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
     """Derive and publish the period's tables (and the earlier quarters of the trend) in a copy
-    of the warehouse; returns (table -> (columns, rows)), the publication summary and facts for
-    the cover sheet."""
+    of the warehouse, against the published history and the returns already made (files in
+    `history_dir`, where this return's publications are added); returns (table -> (columns,
+    rows)), the publication summary and facts for the cover sheet."""
     quarters = quarters_up_to(period, trend_settings(s)["quarters"])
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="return-") as tmp:
@@ -135,6 +140,10 @@ def compute_period_tables(
                     f"the quarter ends {period[1]}, after the published warehouse's reporting "
                     f"date {as_of}: its data has not all arrived; run the nightly flow for a "
                     "later date or choose an earlier quarter")
+            if history_dir is not None:
+                ensure_publish_tables(con)
+                absorb_returns(con, history_dir)
+            before = last_publication(con) if history_dir is not None else 0
             summary = publish_period(con, *period, s)["publication"]
             tables = {}
             for _sheet, table, _title in RETURN_TABLES:
@@ -156,6 +165,10 @@ def compute_period_tables(
             ).fetchall()
             facts = {"run_id": run_id, "as_of": as_of, "extracts": extracts,
                      "trend_quarters": [q[0] for q in quarters]}
+            if history_dir is not None:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                write_return_history(con, before, history_dir /
+                                     f"{quarter_label(period[0])}-{stamp}.csv")
         finally:
             con.close()
     return tables, summary, facts
@@ -301,7 +314,7 @@ def build_return(quarter: str, places: ReturnPlaces, catalogue: Settings, partne
     if not places.live.exists():
         raise ReturnError(f"{places.live} not found: run `joinedup run` first")
     computed, summary, facts = compute_period_tables(places.live, places.work_dir, period,
-                                                     catalogue)
+                                                     catalogue, places.history_dir)
     cover = _cover(quarter, period, catalogue, partnership, facts, computed, summary)
     out_dir = places.out_dir
     workbook, csv_files, report_path = None, [], None

@@ -141,5 +141,6 @@ CREATE TABLE IF NOT EXISTS meta.published_cell (
     period_end    DATE NOT NULL,
     published_at  TIMESTAMP NOT NULL,
     cell_id       VARCHAR NOT NULL,
-    printed       INTEGER                -- NULL: suppressed
+    printed       INTEGER,               -- NULL: suppressed
+    origin        VARCHAR NOT NULL       -- 'build', or the file a quarterly return wrote
 );
