@@ -11,6 +11,12 @@ Benders cut) that every protecting pattern satisfies and the current one does no
 ends when the attacker can narrow nothing: the pattern is then the cheapest that protects, up to
 the solver's optimality gap.
 
+The master starts with rows each equation gives on its own - a hidden cell needs a hidden
+partner in every equation it is in, and, since it can fall at most to 1, partners able to absorb
+the rest of the width - which settles most cells before the attacker is asked; tables the
+attacker has found (witnesses) are kept between rounds, since one whose changed cells are still
+hidden proves ranges again for free.
+
 The attacker knows the equations, every printed count, that counts are never negative and that a
 hidden count is at least 1 (zeros are always printed, which is why a zero is never hidden).
 
