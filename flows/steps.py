@@ -82,13 +82,9 @@ def new_build(home: Home, run_id: str, *, as_of: date,
               settings: HomeSettings = DEFAULT_SETTINGS) -> Path:
     home.ensure()
     period_start, period_end = reporting_period(as_of)
-    path = build_life.create_build(home.build(run_id), RunRecord(
+    return build_life.create_build(home.build(run_id), RunRecord(
         run_id=run_id, code_version=code_version(), as_of=as_of, period_start=period_start,
         period_end=period_end, settings_json=build_life.settings_json(settings.record())))
-    carried = build_life.carry_published_history(path, home.live, home.published_returns)
-    if carried:
-        log.info("carried %d published cells of earlier publications into the build", carried)
-    return path
 
 
 @dataclass
@@ -169,11 +165,16 @@ def previous_person_ids(home: Home) -> pd.DataFrame | None:
 def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> dict:
     """Link the build's person records, with ids carried from the published warehouse and the
     reviewers' decisions (kept in the home, since the warehouse is rebuilt) overriding the
-    model; the model report is saved under the run's id."""
+    model; the model report is saved under the run's id. The published history (every cell
+    earlier publications and returns printed) is carried from the published warehouse here
+    too, the other earlier state a build needs before it publishes."""
     from linkage import run_linkage
     from linkage.decisions import load_latest
 
     previous = previous_person_ids(home)
+    carried = build_life.carry_published_history(build, home.live, home.published_returns)
+    if carried:
+        log.info("carried %d published cells of earlier publications into the build", carried)
     decisions = load_latest(home.decisions)
     report = home.model_report(build.stem)
     con = connect(build)
