@@ -293,7 +293,8 @@ def protection_ranges(
             before = int(((seen_high - seen_low) >= width - 1e-6).sum())
             for sign in (-1.0, 1.0):
                 objective = sign * ((seen_high - seen_low) < width - 1e-6)
-                res = linprog(objective, A_eq=a, b_eq=b, bounds=capped, method="highs")
+                res = linprog(objective, A_eq=a, b_eq=b, bounds=capped, method="highs",
+                              options={"presolve": False})
                 if res.status == 0:
                     seen_low = np.minimum(seen_low, res.x)
                     seen_high = np.maximum(seen_high, res.x)
@@ -307,7 +308,8 @@ def protection_ranges(
             for sign in (1.0, -1.0):
                 objective = np.zeros(len(cols))
                 objective[i] = sign
-                res = linprog(objective, A_eq=a, b_eq=b, bounds=bounds, method="highs")
+                res = linprog(objective, A_eq=a, b_eq=b, bounds=bounds, method="highs",
+                              options={"presolve": False})
                 if res.status == 3:
                     ends.append(-sign * np.inf)
                     continue

@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 _EPS = 1e-6
 _MAX_ROUNDS = 500
 _CUTS_PER_ROUND = 8
+# the attacker's programmes are small and solved by the thousand: presolve costs more than it
+# saves
+_LP_OPTIONS = {"presolve": False}
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,7 @@ def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dic
             if not open_.any():
                 break
             res = linprog(sign * open_, A_eq=m, b_eq=np.zeros(len(eqs)), bounds=capped,
-                          method="highs")
+                          method="highs", options=_LP_OPTIONS)
             if res.status != 0:
                 continue
             high, low = np.maximum(high, res.x), np.minimum(low, res.x)
@@ -271,7 +274,8 @@ def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dic
         for sign in (-1.0, 1.0):        # -1: how far up, +1: how far down
             c = np.zeros(len(group))
             c[k] = sign
-            res = linprog(c, A_eq=m, b_eq=np.zeros(len(eqs)), bounds=bounds, method="highs")
+            res = linprog(c, A_eq=m, b_eq=np.zeros(len(eqs)), bounds=bounds, method="highs",
+                          options=_LP_OPTIONS)
             if res.status == 3:         # unbounded: protected in this direction
                 amounts.append(np.inf)
                 duals.append(None)
