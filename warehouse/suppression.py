@@ -115,8 +115,8 @@ def suppress(
     if width <= 0 or not must:
         return out
     for cols, eqs in components(set(base), equations):
-        if not must.intersection(cols):
-            continue
+        if not eqs or not must.intersection(cols):
+            continue            # in no equation, or nothing to protect: nothing to add
         chosen = _solve_component(cols, eqs, base, must, known, width, costs, time_limit)
         for cid in chosen - must:
             out[cid] = replace(out[cid], suppressed=True, reason="secondary")
