@@ -41,6 +41,7 @@ import pandas as pd
 from warehouse.disclosure import Cell
 
 HISTORY_TABLE = "meta.published_cell"
+_COLUMNS = "publication, period_start, period_end, published_at, cell_id, printed, origin"
 
 _EARLIER = f"""
 SELECT publication, period_start = $start AND period_end = $end AS same_period, cell_id, printed
@@ -99,8 +100,8 @@ def record_publication(con: duckdb.DuckDBPyConnection, period: tuple[date, date]
     now = datetime.now(UTC).replace(tzinfo=None)
     con.register("published_now", frame)
     try:
-        con.execute(f"INSERT INTO {HISTORY_TABLE} SELECT ?, ?, ?, ?, cell_id, printed, 'build' "
-                    "FROM published_now", [number, period[0], period[1], now])
+        con.execute(f"INSERT INTO {HISTORY_TABLE} ({_COLUMNS}) SELECT ?, ?, ?, ?, cell_id, "
+                    "printed, 'build' FROM published_now", [number, period[0], period[1], now])
     finally:
         con.unregister("published_now")
     return number
@@ -117,7 +118,8 @@ def carry_history(live: str, build: duckdb.DuckDBPyConnection,
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'live' "
             "AND schema_name = 'meta' AND table_name = 'published_cell'").fetchall()[0][0]
         if exists:
-            build.execute(f"INSERT INTO {HISTORY_TABLE} SELECT * FROM live.meta.published_cell")
+            build.execute(f"INSERT INTO {HISTORY_TABLE} ({_COLUMNS}) "
+                          f"SELECT {_COLUMNS} FROM live.meta.published_cell")
     finally:
         build.execute("DETACH live")
     if returns_dir is not None:
@@ -169,8 +171,8 @@ def absorb_returns(con: duckdb.DuckDBPyConnection, returns_dir: Path) -> int:
         frame["origin"] = path.name
         con.register("return_history", frame)
         try:
-            con.execute(f"INSERT INTO {HISTORY_TABLE} SELECT publication, period_start, "
-                        "period_end, published_at, cell_id, printed, origin FROM return_history")
+            con.execute(f"INSERT INTO {HISTORY_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} "
+                        "FROM return_history")
         finally:
             con.unregister("return_history")
         added += 1
