@@ -104,6 +104,12 @@ class Home:
         return self.warehouse_dir / "tmp"
 
     @property
+    def published_returns(self) -> Path:
+        """The cells each quarterly return printed (warehouse.publication_history): printed
+        figures only, read into every later build and return."""
+        return self.warehouse_dir / "published-returns"
+
+    @property
     def run_lock(self) -> Path:
         """Held (flock) by the one run or rollback allowed at a time."""
         return self.warehouse_dir / ".run.lock"

@@ -192,11 +192,16 @@ def previous_person_ids(home: Home) -> pd.DataFrame | None:
 def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> dict:
     """Link the build's person records, with ids carried from the published warehouse and the
     reviewers' decisions (kept in the home, since the warehouse is rebuilt) overriding the
-    model; the model report is saved under the run's id."""
+    model; the model report is saved under the run's id. The published history (every cell
+    earlier publications and returns printed) is carried from the published warehouse here
+    too, the other earlier state a build needs before it publishes."""
     from linkage import run_linkage
     from linkage.decisions import load_latest
 
     previous = previous_person_ids(home)
+    carried = build_life.carry_published_history(build, home.live, home.published_returns)
+    if carried:
+        log.info("carried %d published cells of earlier publications into the build", carried)
     decisions = load_latest(home.decisions)
     report = home.model_report(build.stem)
     con = connect(build)
@@ -292,7 +297,7 @@ def write_return(home: Home, quarter: str | None = None, *, tables: bool = True,
     settings = load_home_settings(home)
     quarter = resolve_quarter(quarter)
     places = ReturnPlaces(live=home.live, work_dir=home.work_dir,
-                          out_dir=home.return_dir(quarter))
+                          out_dir=home.return_dir(quarter), history_dir=home.published_returns)
     return build_return(quarter, places, settings.catalogue, settings.partnership_name,
                         tables=tables, report=report,
                         **({"on_stage": on_stage} if on_stage else {}))

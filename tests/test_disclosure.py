@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+
 import pytest
 
 from warehouse.disclosure import (
@@ -13,9 +16,9 @@ from warehouse.disclosure import (
     derivable_cells,
     is_primary,
     render,
-    suppress,
 )
 from warehouse.publish import count_table_cells
+from warehouse.suppression import Costs, suppress
 
 
 def grid(values: dict[tuple[str, str], int], rows: list[str], cols: list[str]):
@@ -53,21 +56,35 @@ def test_primary_threshold_is_configurable():
     assert render(Cell("z", 0)) == "0"       # zeros are shown
 
 
-def test_secondary_suppression_in_a_two_way_table():
+def pattern_cost(cells: dict[str, Cell], pattern: set[str]) -> float:
+    costs = Costs()
+    return sum(costs.of(cells[c]) for c in pattern)
+
+
+def test_secondary_suppression_in_a_two_way_table_is_the_cheapest_that_protects():
     cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
     out = suppress(cells, eqs, 5)
-    # Worked by hand from the documented rule (equations in order: rows, row of column totals,
-    # columns, column of row totals; hide the smallest non-zero interior cell of an equation
-    # holding exactly one hidden cell):
-    # r1A primary -> row r1 hides r1B (10 < 12) -> column A hides r3A (6 < 8) -> column B
-    # hides r2B (9) -> row r2 hides r2A (8) -> row r3 hides r3C (11) -> column C hides r1C (12).
-    assert hidden(out) == {"r1A", "r1B", "r2A", "r2B", "r3A", "r3C", "r1C"}
     assert out["r1A"].reason == "primary"
     assert {c for c, cell in out.items() if cell.reason == "secondary"} == hidden(out) - {"r1A"}
     assert not any(out[t].suppressed for t in ("r1T", "r2T", "r3T", "TA", "TB", "TC", "TT"))
     for eq in eqs:
         assert sum(out[c].suppressed for c in eq.cell_ids) != 1
     assert check_disclosure(out, eqs, 5) == []
+    # minimum information loss: no protecting pattern of interior cells costs less (every one
+    # checked independently), and the greedy pattern this replaced (7 cells) costs more
+    base = {c.id: c for c in cells}
+    interior = sorted(c.id for c in cells if c.level == 0 and c.id != "r1A")
+    best = pattern_cost(base, hidden(out))
+    for size in range(1, 5):
+        for extra in itertools.combinations(interior, size):
+            pattern = {"r1A", *extra}
+            if any(len(pattern.intersection(eq.cell_ids)) == 1 for eq in eqs):
+                continue            # a lone hidden cell in a row or column: not protected
+            trial = {c: replace(cell, suppressed=c in pattern) for c, cell in base.items()}
+            if check_disclosure(trial, eqs, 5) == []:
+                assert pattern_cost(base, pattern) >= best, pattern
+    greedy = {"r1A", "r1B", "r2A", "r2B", "r3A", "r3C", "r1C"}
+    assert pattern_cost(base, greedy) > best
 
 
 def test_under_suppressed_table_is_rejected():
@@ -220,3 +237,129 @@ def test_rounding_settings_are_validated():
         load_settings({"disclosure": {"rounding": "nearest_10"}})
     with pytest.raises(SettingsError, match="threshold of at least 3"):
         load_settings({"disclosure": {"rounding": "nearest_5", "threshold": 2}})
+
+
+# ---------------------------------------------------------------- protection intervals
+
+# r1A and r1B are small (3 + 3 = 6): hidden with r2A and r2B the rank test finds nothing, yet
+# r1B >= 1 bounds r1A to 1..5 - a range of width 4.
+NARROW = {("r1", "A"): 3, ("r1", "B"): 3, ("r2", "A"): 10, ("r2", "B"): 12}
+
+
+def test_a_pattern_that_passes_the_rank_test_but_leaves_a_narrow_range_is_refused_and_fixed():
+    from warehouse.disclosure import protection_ranges
+
+    cells, eqs = grid(NARROW, ["r1", "r2"], ["A", "B"])
+    pattern = {"r1A", "r1B", "r2A", "r2B"}
+    marked = {c.id: replace(c, suppressed=c.id in pattern) for c in cells}
+    assert derivable_cells(pattern, eqs) == []            # uniqueness holds
+    low, high = protection_ranges(marked, eqs, pattern, 5)["r1A"]
+    assert (low, high) == pytest.approx((1, 5))
+    problems = check_disclosure(marked, eqs, 5)
+    assert any("r1A" in p and "width 4" in p for p in problems)
+    assert check_disclosure(marked, eqs, 5, width=4) == []  # the width is the setting's
+    out = suppress(cells, eqs, 5)
+    assert pattern < hidden(out)
+    assert check_disclosure(out, eqs, 5) == []
+    for cid, (low, high) in protection_ranges(out, eqs, hidden(out), 5).items():
+        assert high - low >= 5, cid
+    # a wider protection asks for more
+    assert len(hidden(suppress(cells, eqs, 5, width=12))) >= len(hidden(out))
+    assert check_disclosure(suppress(cells, eqs, 5, width=12), eqs, 5, width=12) == []
+
+
+def test_a_zero_is_never_suppressed_and_a_suppressed_zero_is_refused():
+    cells = [Cell("a", 3), Cell("z", 0), Cell("b", 8), Cell("t", 11, level=1)]
+    eqs = [Equation.total("t", ["a", "z", "b"])]
+    out = suppress(cells, eqs, 5)
+    assert not out["z"].suppressed and out["a"].suppressed
+    assert check_disclosure(out, eqs, 5) == []
+    zero_hidden = {c.id: replace(c, suppressed=c.id in {"a", "z"}) for c in cells}
+    assert any("z" in p and "zero" in p for p in check_disclosure(zero_hidden, eqs, 5))
+
+
+def test_headline_totals_survive_when_an_interior_pattern_protects():
+    # a feed's records = its children + records merged within the feed; the merged count is
+    # small. Hiding the records (or any interior pair) protects it; the children total, a
+    # headline, must stay printed even though it is the smaller number.
+    cells = [Cell("records", 95, level=1), Cell("children", 91, level=1, headline=True),
+             Cell("merged", 4), Cell("linked", 60), Cell("not_linked", 35),
+             Cell("only_here", 50), Cell("also_elsewhere", 41)]
+    eqs = [Equation.total("records", ["children", "merged"]),
+           Equation.total("records", ["linked", "not_linked"]),
+           Equation.total("children", ["only_here", "also_elsewhere"])]
+    out = suppress(cells, eqs, 5)
+    assert out["merged"].reason == "primary" and out["records"].suppressed
+    assert not out["children"].suppressed
+    assert check_disclosure(out, eqs, 5) == []
+    # with nothing else to hide, a headline does go
+    alone = suppress(cells[:3], eqs[:1], 5, known={"records"})
+    assert alone["children"].reason == "secondary"
+    assert check_disclosure(alone, eqs[:1], 5) == []
+
+
+# ---------------------------------------------------------------- successive publications
+
+
+def test_a_small_change_since_an_earlier_publication_is_refused_and_fixed():
+    from warehouse.publication_history import History
+
+    before = {**NARROW, ("r1", "A"): 9, ("r1", "B"): 8}     # the first quarter: nothing small
+    first, eqs = grid(before, ["r1", "r2"], ["A", "B"])
+    printed = {c.id: c.value for c in first}
+    assert check_disclosure(first, eqs, 5) == []
+    # the next publication of an overlapping period: r1A 9 -> 7 (and r1T, TA, TT with it), all
+    # printable alone, but the differences (2) count two children
+    values = {**before, ("r1", "A"): 7}
+    second, _ = grid(values, ["r1", "r2"], ["A", "B"])
+    assert check_disclosure(second, eqs, 5) == []                       # alone it is safe
+    problems = check_disclosure(second, eqs, 5, earlier=[printed])
+    assert any("r1A" in p and "earlier publication" in p for p in problems)
+    history = History(overlapping=[printed])
+    base = {c.id: c for c in second}
+    forced = history.forced(base, 5)
+    assert set(forced) == {"r1A", "r1T", "TA", "TT"}
+    out = suppress(second, eqs, 5, forced=forced)
+    assert {c for c in forced if base[c].value > 0} <= hidden(out)
+    assert {out[c].reason for c in forced} == {"history"}
+    assert check_disclosure(out, eqs, 5, earlier=[printed]) == []
+
+
+def test_a_cell_printed_before_for_the_same_period_cannot_protect_by_being_hidden():
+    from warehouse.publication_history import History
+
+    cells, eqs = grid(THREE_BY_THREE, ["r1", "r2", "r3"], ["A", "B", "C"])
+    out = suppress(cells, eqs, 5)
+    partners = hidden(out) - {"r1A"}
+    # an earlier publication of the same period printed the partners (the data were the same)
+    history = History(same_period={c: {out[c].value} for c in partners})
+    assert any("printed it" in p for p in check_disclosure(out, eqs, 5, known=history.same_period))
+    again = suppress(cells, eqs, 5, known=history.known({c.id: c for c in cells}))
+    assert not partners & hidden(again)
+    assert check_disclosure(again, eqs, 5, known=history.same_period) == []
+    # once a partner's count has changed, its old print no longer gives it away
+    changed = {c: {out[c].value + 7} for c in partners}
+    assert check_disclosure(out, eqs, 5, known=changed) == []
+
+
+def test_published_history_is_kept_and_read_back_by_period():
+    from datetime import date
+
+    from tests.builders.warehouse_rows import new_warehouse
+    from warehouse.publication_history import read_history, record_publication
+    from warehouse.publish import ensure_publish_tables
+
+    con = new_warehouse()
+    ensure_publish_tables(con)
+    year = (date(2025, 4, 1), date(2026, 3, 31))
+    q1, q3 = (date(2025, 4, 1), date(2025, 6, 30)), (date(2026, 4, 1), date(2026, 6, 30))
+    cells = {"a": Cell("a", 3, suppressed=True), "b": Cell("b", 12), "t": Cell("t", 15)}
+    assert record_publication(con, year, cells) == 1
+    assert record_publication(con, year, {**cells, "b": Cell("b", 13)}) == 2
+    same = read_history(con, year)
+    assert same.same_period == {"b": {12, 13}, "t": {15}}          # never the hidden value
+    assert same.overlapping == [{"b": 12, "t": 15}, {"b": 13, "t": 15}]
+    nested = read_history(con, q1)
+    assert nested.same_period == {} and len(nested.overlapping) == 2
+    later = read_history(con, q3)                                  # disjoint: no relation
+    assert later.same_period == {} and later.overlapping == []

@@ -191,3 +191,133 @@ def test_population_file_errors_name_the_row(tmp_path):
     pop.write_text("area_name,year,age,sex,population\nX,2026,3,M,10\nX,2026,4,persons,20\n")
     with pytest.raises(SettingsError, match="row 3, column sex"):
         load_population(pop, 0, 17)
+
+
+def test_feed_totals_survive_a_small_merged_count():
+    """40 children known to police from 43 records (3 merged) and 30 to social care: the
+    merged 3 is hidden with a partner, and the children each feed knows stay printed."""
+    con = new_warehouse()
+    pairs = {}
+    for i in range(40):
+        pairs[add_person(con, "police", f"p{i}", dob=date(2010, 1, 1), sex="M")] = f"X{i}"
+        if i < 3:
+            pairs[add_person(con, "police", f"p{i}b", dob=date(2010, 1, 1), sex="M")] = f"X{i}"
+    for i in range(30):
+        pairs[add_person(con, "social_care", f"s{i}", dob=date(2011, 1, 1), sex="F")] = \
+            f"X{i + 20}"
+    link(con, pairs)
+    publish(con)
+    police = {r["feed"]: r for r in rows(con, "linkage_summary")}["POL"]
+    assert police["records_merged_within_feed"] == "c"
+    assert police["children"] == "40"
+    overlap = {(r["row_type"], r["feeds"]): r["children"] for r in rows(con, "feed_overlap")}
+    assert overlap[("feed_total", "POL")] == "40" and overlap[("feed_total", "LA")] == "30"
+    assert overlap[("all", "All")] == "50"
+    reasons = dict(con.execute("SELECT cell_id, reason FROM mart.publication_cell").fetchall())
+    assert reasons["linkage|POL|merged"] == "primary"
+    # its partner in records = children + merged: the records (not children), not the headline
+    assert reasons["linkage|POL|records"] == "secondary"
+
+
+def test_republishing_a_period_never_prints_a_small_change():
+    """The same period published again after one more child arrives: every count printed both
+    times is unchanged or moved by at least the threshold; what moved by less is hidden."""
+    con = new_warehouse()
+    for i in range(23):
+        add_person(con, "police", f"x{i}", dob=date(2010, 1, 1), sex="M")
+        if i < 22:
+            add_event(con, "police", f"m{i}", f"x{i}", occurrence_type="MISSING",
+                      role="SUBJECT", missing_from="HOME",
+                      reported_at=datetime(2025, 6, 1, 10))
+    link(con, {f"police:x{i}": f"X{i}" for i in range(23)})
+    publish(con)
+    add_event(con, "police", "m22", "x22", occurrence_type="MISSING", role="SUBJECT",
+              missing_from="HOME", reported_at=datetime(2025, 7, 1, 10))
+    summary = publish(con)
+    assert summary["history_suppressed"] > 0
+    printed = con.execute(
+        "SELECT a.cell_id, a.printed, b.printed FROM meta.published_cell a "
+        "JOIN meta.published_cell b USING (cell_id) WHERE a.publication = 1 "
+        "AND b.publication = 2").fetchall()
+    assert printed
+    moved = [(c, a, b) for c, a, b in printed if a is not None and b is not None and a != b]
+    assert all(abs(a - b) >= 5 for _c, a, b in moved), moved
+    reasons = dict(con.execute("SELECT cell_id, reason FROM mart.publication_cell").fetchall())
+    assert reasons["missing|POL|episodes"] == "history"        # 22 -> 23
+    first = dict((c, a) for c, a, _b in printed)
+    assert first["missing|POL|episodes"] == 22                  # printed the first time
+
+
+def test_the_return_cover_does_not_print_a_suppressed_record_count():
+    from warehouse.returns import _cover
+    from warehouse.settings import load_settings
+
+    s = load_settings()
+    facts = {"run_id": "r", "as_of": P_END, "trend_quarters": [],
+             "extracts": [("police", "police", 1, P_END, 2), ("school", "school", 1, P_END, 900),
+                          ("social_care", "social_care", 1, P_END, 583)]}
+    summary = {"primary_suppressed": 1, "secondary_suppressed": 1, "history_suppressed": 0,
+               "population": None, "records_suppressed_feeds": ["LA"]}
+    tables = {"data_completeness": (["feed", "field", "pct_not_recorded"], [])}
+    cover = dict(_cover("2025Q4", (P_START, P_END), s, "P", facts, tables, summary))
+    # no row count at all: 2 is small, and the LA's record count is hidden in the tables
+    for feed in ("police (police)", "social_care (social_care)", "school (school)"):
+        text = cover[f"Feed {feed}"]
+        assert "rows loaded" not in text and not any(ch.isdigit() for ch in text.split(";")[1])
+    assert "583" not in " ".join(map(str, cover.values()))
+
+
+def test_the_published_history_is_carried_into_the_next_build(tmp_path):
+    from warehouse.build import RunRecord, carry_published_history, create_build
+    from warehouse.db import connect
+    from warehouse.disclosure import Cell
+    from warehouse.publication_history import read_history, record_publication
+    from warehouse.publish import ensure_publish_tables
+
+    def run(name):
+        return create_build(tmp_path / f"{name}.duckdb", RunRecord(
+            run_id=name, code_version="t", as_of=P_END, period_start=P_START,
+            period_end=P_END, settings_json="{}"))
+
+    live, build = run("live"), run("next")
+    assert carry_published_history(build, tmp_path / "absent.duckdb") == 0
+    con = connect(live)
+    ensure_publish_tables(con)
+    record_publication(con, (P_START, P_END), {"a": Cell("a", 12), "b": Cell("b", 3,
+                                                                              suppressed=True)})
+    con.close()
+    assert carry_published_history(build, live) == 2
+    con = connect(build)
+    try:
+        history = read_history(con, (P_START, P_END))
+        assert history.same_period == {"a": {12}}
+        # the next publication is numbered after the carried ones
+        assert record_publication(con, (P_START, P_END), {"a": Cell("a", 12)}) == 2
+    finally:
+        con.close()
+
+
+def test_a_returns_publications_are_kept_and_read_into_later_builds_once(tmp_path):
+    from warehouse.disclosure import Cell
+    from warehouse.publication_history import (
+        absorb_returns,
+        read_history,
+        record_publication,
+        write_return_history,
+    )
+    from warehouse.publish import ensure_publish_tables
+
+    quarter = (date(2025, 10, 1), date(2025, 12, 31))
+    scratch = new_warehouse()                      # the return's copy of the warehouse
+    ensure_publish_tables(scratch)
+    record_publication(scratch, (P_START, P_END), {"a": Cell("a", 40)})    # the nightly's
+    record_publication(scratch, quarter, {"a": Cell("a", 9), "b": Cell("b", 2, suppressed=True)})
+    assert write_return_history(scratch, 1, tmp_path / "2025Q4-1.csv") == 2
+    later = new_warehouse()                        # a later build, or the next return's copy
+    ensure_publish_tables(later)
+    record_publication(later, (P_START, P_END), {"a": Cell("a", 41)})
+    assert absorb_returns(later, tmp_path) == 1
+    assert absorb_returns(later, tmp_path) == 0                             # once only
+    history = read_history(later, quarter)
+    assert history.same_period == {"a": {9}}
+    assert history.overlapping == [{"a": 41}, {"a": 9}]                     # renumbered after

@@ -91,6 +91,23 @@ def create_build(path: Path, run: RunRecord) -> Path:
     return path
 
 
+def carry_published_history(path: Path, live: Path, returns_dir: Path | None = None) -> int:
+    """Copy the published warehouse's history of publications, and the quarterly returns'
+    (`returns_dir`), into a new build, so that the build's publications are chosen and checked
+    against every one already made (the build itself starts empty). Returns the rows carried."""
+    from warehouse.publication_history import carry_history
+    from warehouse.publish import ensure_publish_tables
+
+    if not live.exists():
+        return 0
+    con = connect(path)
+    try:
+        ensure_publish_tables(con)
+        return carry_history(str(live), con, returns_dir)
+    finally:
+        con.close()
+
+
 def record_extract(path: Path, extract: ExtractRecord, kind: Kind, seq: int, good: pd.DataFrame,
                    failures: pd.DataFrame, raw_rows: pd.DataFrame,
                    supplier_columns: dict[str, str]) -> int:

@@ -1,29 +1,38 @@
-"""Statistical disclosure control for published counts of children.
+"""Statistical disclosure control for published counts of children: the cells, the equations
+that tie them, and the independent check that must pass before anything is published.
 
 A published table is a set of cells tied together by linear equations (a total is the sum of its
 parts; in Tables 8/9 "at least k" = "exactly k" + "at least k+1"). Primary suppression hides small
-counts; secondary suppression hides enough other cells that no hidden count can be worked back
-from the published ones. The singleton rule (no equation with exactly one hidden cell) is not
-enough in tables with several dimensions, where combinations of equations can still pin a cell
-down, so suppression continues until the rank test in `derivable_cells` finds nothing, and
-`check_disclosure` repeats that proof independently before anything is published.
+counts; secondary suppression (warehouse.suppression) hides enough other cells that no hidden
+count can be worked back, or even narrowed, from the published ones.
 
-Only uniqueness is tested: a hidden cell whose value can still vary is treated as protected,
-without computing how narrow its feasible interval is (no linear programming here).
+`check_disclosure` proves that again on its own, with no trust in the suppression: for every
+hidden cell it bounds, by linear programming over all the equations of the publication, the
+values the printed figures still allow - knowing that counts are never negative and that a
+hidden count is at least 1, because zeros are always printed - and refuses the publication if
+the range is narrower than the protection width (default: the threshold). A rank test
+(`derivable_cells`, plain linear algebra) separately proves that no hidden cell is fixed
+exactly, so the commonest failure does not rest on the LP solver alone. Cells an earlier
+publication printed with the same value count as printed (warehouse.publication_history).
+
+The bounds are those of the linear relaxation; an attacker using integers can only do as well
+where the relaxation is tight, which `benchmarks/disclosure.py` measures with an integer
+programme on the demo's whole publication.
 
 Rounding (`rounding: nearest_5`) is applied after suppression, to every published count on its
 own (a total is the rounding of the true total, not the sum of rounded parts). Suppression and
-the rank test still work on the true values: treating a rounded cell as if its exact value were
-known can only make the test stricter. Percentages and rates are then calculated from the
+the check still work on the true values: treating a rounded cell as if its exact value were
+known can only make the check stricter. Percentages and rates are then calculated from the
 rounded counts, because a percentage of a true count would give the unrounded count back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.optimize import linprog
 
 _TOLERANCE = 1e-9
 
@@ -39,14 +48,17 @@ class DisclosureError(RuntimeError):
 @dataclass(frozen=True)
 class Cell:
     """One published count. `level` 0 is an interior cell; higher levels are totals/margins
-    (e.g. the number of dimensions summed over), which secondary suppression avoids hiding."""
+    (e.g. the number of dimensions summed over), which secondary suppression avoids hiding;
+    `headline` marks a table's grand total or a feed's total, hidden only when nothing else
+    protects (warehouse.suppression.Costs)."""
 
     id: str
     value: int
     level: int = 0
     suppressed: bool = False
-    reason: str | None = None   # "primary" / "secondary"
+    reason: str | None = None   # "primary" / "secondary" / "history"
     published: int | None = None  # the number printed once rounding is applied (None: value)
+    headline: bool = False
 
     @property
     def shown(self) -> int:
@@ -101,11 +113,11 @@ def apply_rounding(
     base = rounding_base(rounding)
     return {
         cid: replace(c, published=None if c.suppressed else round_count(c.value, base))
-        for cid, c in _as_dict(cells).items()
+        for cid, c in as_cells(cells).items()
     }
 
 
-def _as_dict(cells: Iterable[Cell] | Mapping[str, Cell]) -> dict[str, Cell]:
+def as_cells(cells: Iterable[Cell] | Mapping[str, Cell]) -> dict[str, Cell]:
     if isinstance(cells, Mapping):
         return dict(cells)
     out: dict[str, Cell] = {}
@@ -116,14 +128,14 @@ def _as_dict(cells: Iterable[Cell] | Mapping[str, Cell]) -> dict[str, Cell]:
     return out
 
 
-def _check_references(cells: Mapping[str, Cell], equations: Sequence[Equation]) -> None:
+def check_references(cells: Mapping[str, Cell], equations: Sequence[Equation]) -> None:
     for eq in equations:
         unknown = [c for c in eq.cell_ids if c not in cells]
         if unknown:
             raise ValueError(f"equation refers to unknown cells {unknown}")
 
 
-def _components(
+def components(
     hidden: set[str], equations: Sequence[Equation]
 ) -> list[tuple[list[str], list[Equation]]]:
     """Groups of hidden cells that share equations, each with the equations touching it."""
@@ -163,7 +175,7 @@ def derivable_cells(
     unit vector e_j lies in the row space of A).
     """
     out: list[str] = []
-    for cols, eqs in _components(hidden, equations):
+    for cols, eqs in components(hidden, equations):
         if not eqs:
             continue            # in no equation: nothing published constrains it
         index = {c: i for i, c in enumerate(cols)}
@@ -181,90 +193,33 @@ def derivable_cells(
     return sorted(out)
 
 
-def _candidate_key(cell: Cell, order: Mapping[str, int]) -> tuple:
-    # non-zero before zero, interior before totals, smallest first, then table order
-    return (cell.value == 0, cell.level, cell.value, order[cell.id])
-
-
-def _hide_one(
-    cells: dict[str, Cell], candidates: Iterable[str], order: Mapping[str, int]
-) -> str | None:
-    options = [cells[c] for c in candidates if not cells[c].suppressed]
-    if not options:
-        return None
-    chosen = min(options, key=lambda c: _candidate_key(c, order))
-    cells[chosen.id] = replace(chosen, suppressed=True, reason="secondary")
-    return chosen.id
-
-
-def _singleton_fixpoint(
-    cells: dict[str, Cell], equations: Sequence[Equation], order: Mapping[str, int]
-) -> None:
-    """Until no equation holds exactly one hidden cell, hide one more cell in such equations."""
-    changed = True
-    while changed:
-        changed = False
-        for eq in equations:
-            hidden = [c for c in eq.cell_ids if cells[c].suppressed]
-            if len(hidden) == 1:
-                if _hide_one(cells, eq.cell_ids, order) is None:
-                    raise DisclosureError("an equation has one hidden cell and nothing to hide")
-                changed = True
-
-
-def suppress(
-    cells: Iterable[Cell] | Mapping[str, Cell],
-    equations: Sequence[Equation],
-    threshold: int,
-) -> dict[str, Cell]:
-    """Primary then secondary suppression; returns the cells with `suppressed` / `reason` set.
-
-    Deterministic: equations are visited in the order given, and ties between candidate cells
-    are broken by the order the cells were given in.
-    """
-    if threshold < 1:
-        raise ValueError("threshold must be at least 1")
-    base = _as_dict(cells)
-    _check_references(base, equations)
-    order = {c: i for i, c in enumerate(base)}
-    out = {
-        cid: replace(c, suppressed=True, reason="primary")
-        if is_primary(c.value, threshold)
-        else replace(c, suppressed=False, reason=None)
-        for cid, c in base.items()
-    }
-    while True:
-        _singleton_fixpoint(out, equations, order)
-        hidden = {c for c, cell in out.items() if cell.suppressed}
-        exposed = derivable_cells(hidden, equations)
-        if not exposed:
-            return out
-        # Hide one more cell next to the first exposed cell, then re-run the singleton rule.
-        target = exposed[0]
-        neighbours = [c for eq in equations if target in eq.cell_ids for c in eq.cell_ids]
-        if _hide_one(out, neighbours, order) is None:
-            hidden_all = [c for eq in equations for c in eq.cell_ids if not out[c].suppressed]
-            if _hide_one(out, hidden_all, order) is None:
-                raise DisclosureError(f"cell {target} cannot be protected")
-
-
 def check_disclosure(
     cells: Iterable[Cell] | Mapping[str, Cell],
     equations: Sequence[Equation],
     threshold: int,
     rounding: str = "none",
+    *,
+    width: int | None = None,
+    known: Mapping[str, Collection[int]] | None = None,
+    earlier: Sequence[Mapping[str, int]] = (),
 ) -> list[str]:
     """Problems that forbid publication (empty list = safe). Messages name cells, not values.
 
     Checks: the equations hold for the true values (else they do not describe the table); every
-    count from 1 to threshold-1 is suppressed; no suppressed cell is uniquely determined by the
-    published cells through the equations (rank test, on the true values of published cells,
-    which is the stricter test when they are rounded); with rounding, every published count is
-    the rounding of its own true value (an unrounded count next to rounded totals would let the
-    rounding be undone) and no non-zero count is printed as a zero.
+    count from 1 to threshold-1 is suppressed and no zero is; no suppressed cell is uniquely
+    determined by the published cells (rank test) and none has a range narrower than `width`
+    (default: the threshold) - both on the true values of published cells, the stricter test
+    when they are rounded, and with `known` (cell -> a count an earlier publication printed for
+    the same period) taken as printed where it is still the true value; no printed count differs
+    by 1 to threshold-1 from what an `earlier` publication of an overlapping period printed (the
+    difference would be a small count; see warehouse.publication_history - compared on the true
+    value, so that rounding can neither hide a small change nor invent one); with rounding, every
+    published count is the rounding of its own true value (an unrounded count next to rounded
+    totals would let the rounding be undone) and no non-zero count is printed as a zero.
     """
-    table = _as_dict(cells)
-    _check_references(table, equations)
+    table = as_cells(cells)
+    check_references(table, equations)
+    width = threshold if width is None else int(width)
     problems: list[str] = []
     for n, eq in enumerate(equations):
         if sum(coef * table[c].value for c, coef in eq.terms) != 0:
@@ -272,9 +227,20 @@ def check_disclosure(
     for cid, cell in table.items():
         if is_primary(cell.value, threshold) and not cell.suppressed:
             problems.append(f"cell {cid} is below the threshold and not suppressed")
-    hidden = {c for c, cell in table.items() if cell.suppressed}
-    for cid in derivable_cells(hidden, equations):
+        if cell.suppressed and cell.value <= 0:
+            problems.append(f"cell {cid} is a zero but suppressed (readers take a "
+                            "suppressed count for at least 1)")
+    public = {c for c, vals in (known or {}).items() if c in table and table[c].value in vals}
+    hidden = {c for c, cell in table.items() if cell.suppressed and c not in public}
+    for cid in sorted(c for c, cell in table.items() if cell.suppressed and c in public):
+        problems.append(f"cell {cid} is suppressed but an earlier publication printed it")
+    derivable = set(derivable_cells(hidden, equations))
+    for cid in sorted(derivable):
         problems.append(f"cell {cid} is suppressed but derivable from published cells")
+    for cid, (low, high) in protection_ranges(table, equations, hidden, width).items():
+        if cid not in derivable and high - low < width - 1e-6:
+            problems.append(f"cell {cid} is suppressed but the published cells narrow it "
+                            f"to a range of width {high - low:g} (protection width {width})")
     base = rounding_base(rounding)
     for cid, cell in table.items():
         if cell.suppressed:
@@ -283,7 +249,81 @@ def check_disclosure(
             problems.append(f"cell {cid} is not published as the {rounding} rounding of its value")
         elif cell.value != 0 and cell.shown == 0:
             problems.append(f"cell {cid} is not zero but would be published as 0")
+        for printed in earlier:
+            if cid in printed and 0 < abs(cell.value - printed[cid]) < threshold:
+                problems.append(f"cell {cid} differs by fewer than {threshold} from an earlier "
+                                "publication of an overlapping period")
+                break
     return problems
+
+
+def protection_ranges(
+    table: Mapping[str, Cell], equations: Sequence[Equation], hidden: set[str], width: int
+) -> dict[str, tuple[float, float]]:
+    """For each hidden cell, (lowest, highest) value the printed cells allow, as an attacker
+    computes it: the equations with every printed count substituted, each hidden count >= 1.
+
+    Each linear programme's solution is a table consistent with what is printed, so it also
+    widens the known range of every other cell; a cell whose known range is already `width`
+    wide needs no programme of its own (its exact bounds are then not computed: the value
+    returned is the range proven so far, which is at least `width`).
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for cols, eqs in components(hidden, equations):
+        index = {c: i for i, c in enumerate(cols)}
+        if not eqs:
+            for c in cols:
+                out[c] = (1.0, np.inf)
+            continue
+        a = np.zeros((len(eqs), len(cols)))
+        b = np.zeros(len(eqs))
+        for r, eq in enumerate(eqs):
+            for cid, coef in eq.terms:
+                if cid in index:
+                    a[r, index[cid]] += coef
+                else:
+                    b[r] -= coef * table[cid].value
+        seen_low = np.array([float(table[c].value) for c in cols])
+        seen_high = seen_low.copy()
+        bounds = [(1, None)] * len(cols)
+        # tables pushing every cell not yet proven up (then down) at once, at most `width` from
+        # the true one (so the programme is bounded): one solve often proves many cells
+        capped = [(max(1.0, v - width), v + width) for v in seen_low]
+        for _round in range(len(cols)):
+            before = int(((seen_high - seen_low) >= width - 1e-6).sum())
+            for sign in (-1.0, 1.0):
+                objective = sign * ((seen_high - seen_low) < width - 1e-6)
+                res = linprog(objective, A_eq=a, b_eq=b, bounds=capped, method="highs",
+                              options={"presolve": False})
+                if res.status == 0:
+                    seen_low = np.minimum(seen_low, res.x)
+                    seen_high = np.maximum(seen_high, res.x)
+            if int(((seen_high - seen_low) >= width - 1e-6).sum()) in (before, len(cols)):
+                break
+        for c, i in index.items():
+            if seen_high[i] - seen_low[i] >= width - 1e-6:
+                out[c] = (seen_low[i], seen_high[i])
+                continue
+            ends = []
+            for sign in (1.0, -1.0):
+                objective = np.zeros(len(cols))
+                objective[i] = sign
+                res = linprog(objective, A_eq=a, b_eq=b, bounds=bounds, method="highs",
+                              options={"presolve": False})
+                if res.status == 3:
+                    ends.append(-sign * np.inf)
+                    continue
+                if res.status == 2:     # no table fits: reported as a zero suppressed or an
+                    ends.append(np.nan)  # equation that does not hold
+                    continue
+                if res.status != 0:
+                    raise DisclosureError(f"disclosure check: the linear programme for cell {c} "
+                                          f"failed ({res.message})")
+                seen_low = np.minimum(seen_low, res.x)
+                seen_high = np.maximum(seen_high, res.x)
+                ends.append(res.x[i])
+            out[c] = (ends[0], ends[1])
+    return out
 
 
 def assert_safe(
@@ -293,8 +333,12 @@ def assert_safe(
     *,
     table: str = "table",
     rounding: str = "none",
+    width: int | None = None,
+    known: Mapping[str, Collection[int]] | None = None,
+    earlier: Sequence[Mapping[str, int]] = (),
 ) -> None:
-    problems = check_disclosure(cells, equations, threshold, rounding)
+    problems = check_disclosure(cells, equations, threshold, rounding, width=width, known=known,
+                                earlier=earlier)
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""

@@ -53,8 +53,8 @@ class ExtraTables:
     equations: list[Equation] = field(default_factory=list)
     builders: dict[str, Any] = field(default_factory=dict)   # table -> fn(cells) -> (cols, rows)
 
-    def cell(self, cid: str, value: int, level: int = 0) -> str:
-        self.cells.append(Cell(cid, int(value), level=level))
+    def cell(self, cid: str, value: int, level: int = 0, *, headline: bool = False) -> str:
+        self.cells.append(Cell(cid, int(value), level=level, headline=headline))
         return cid
 
     def total(self, total: str, parts: list[str]) -> None:
@@ -179,7 +179,7 @@ def _missing(con, s: Settings, period, population: int | None, t: ExtraTables) -
         eps = [e for e in episodes if e[0] == feed]
         kids = [c for c in children if c[0] == feed]
         p = f"missing|{feed}"
-        ep = t.cell(f"{p}|episodes", len(eps), level=2)
+        ep = t.cell(f"{p}|episodes", len(eps), level=2, headline=True)
         specs.append((feed, "episodes", "Missing episodes", "episodes", ep, ep, "episodes"))
 
         def split(name: str, values: list, index: int, rows=eps, total=ep, p=p, feed=feed):
@@ -222,7 +222,7 @@ def _missing(con, s: Settings, period, population: int | None, t: ExtraTables) -
                           "recorded",
                           "episodes", later, accepted, "return interviews accepted"))
 
-        ch = t.cell(f"{p}|children", len(kids), level=2)
+        ch = t.cell(f"{p}|children", len(kids), level=2, headline=True)
         specs.append((feed, "children", "Children with a missing episode", "children", ch, ch,
                       "children with a missing episode"))
         flags = [
@@ -269,7 +269,7 @@ def _overlap_and_linkage(con, s: Settings, t: ExtraTables) -> None:
     for child_key, kind, _record_key, _linked in records:
         child_feeds.setdefault(child_key, set()).add(feed_of.get(kind, kind))
     combos = [c for r in range(1, len(feeds) + 1) for c in itertools.combinations(feeds, r)]
-    total = t.cell("overlap|all", len(child_feeds), level=2)
+    total = t.cell("overlap|all", len(child_feeds), level=2, headline=True)
     combo_ids = {}
     for combo in combos:
         n = sum(1 for fs in child_feeds.values() if fs == set(combo))
@@ -278,7 +278,9 @@ def _overlap_and_linkage(con, s: Settings, t: ExtraTables) -> None:
     feed_ids = {}
     for feed in feeds:
         n = sum(1 for fs in child_feeds.values() if feed in fs)
-        feed_ids[feed] = t.cell(f"overlap|feed|{feed}", n, level=1)
+        # the children a feed knows: the feed's headline (its records are not children, and
+        # are hidden first when a small merged count needs a partner)
+        feed_ids[feed] = t.cell(f"overlap|feed|{feed}", n, level=1, headline=True)
         t.total(feed_ids[feed], [cid for combo, cid in combo_ids.items() if feed in combo])
 
     link_ids: dict[str, dict[str, str]] = {}

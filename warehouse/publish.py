@@ -33,9 +33,9 @@ from warehouse.disclosure import (
     render,
     render_percent,
     render_rate,
-    suppress,
 )
 from warehouse.indicators import period_label
+from warehouse.publication_history import History, read_history, record_publication
 from warehouse.publication_tables import (
     Population,
     build_extra_tables,
@@ -44,6 +44,7 @@ from warehouse.publication_tables import (
     rate_ages,
 )
 from warehouse.settings import Settings, SettingsError, load_settings, resolve_period
+from warehouse.suppression import Costs, suppress
 
 SQL = SqlFiles.beside(__file__)
 
@@ -83,7 +84,8 @@ def count_table_cells(prefix: str, counts_per_child: Sequence[int], top_k: int) 
     cells: list[Cell] = []
     for k in range(1, top_k + 1):
         at_least = sum(v for n, v in tally.items() if n >= k)
-        cells.append(Cell(f"{prefix}|ge|{k}", at_least, level=2 if k == 1 else 1))
+        cells.append(Cell(f"{prefix}|ge|{k}", at_least, level=2 if k == 1 else 1,
+                          headline=k == 1))
         cells.append(Cell(f"{prefix}|ex|{k}", tally.get(k, 0), level=0))
     eqs = [
         Equation.total(f"{prefix}|ge|{k}", [f"{prefix}|ex|{k}", f"{prefix}|ge|{k + 1}"])
@@ -147,7 +149,8 @@ def breakdown_cells(
             n for key, n in tally.items()
             if all(c in (all_label, k) for c, k in zip(combo, key, strict=True))
         )
-        cells.append(Cell(cell_id(combo), value, level=sum(c == all_label for c in combo)))
+        level = sum(c == all_label for c in combo)
+        cells.append(Cell(cell_id(combo), value, level=level, headline=level == len(combo)))
     eqs = []
     for dim in range(len(dimensions)):
         others = [levels[i] for i in range(len(dimensions)) if i != dim]
@@ -278,6 +281,52 @@ def build_cell_system(
     return system
 
 
+@dataclass
+class PeriodSystem:
+    """A period's cells and equations (every published table together) with what rendering
+    them needs."""
+
+    system: CellTable
+    extra: Any
+    statuses: dict[str, dict]
+    available: list[str]
+    estimate: Population | None
+    population: int | None
+
+
+def period_system(con: duckdb.DuckDBPyConnection, s: Settings,
+                  period: tuple[date, date]) -> PeriodSystem:
+    """All the cells of the period's publication, before suppression."""
+    ensure_publish_tables(con)
+    statuses = _statuses(con, s, *period)
+    profile, demog, by_indicator = _children(con, s, *period)
+    available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
+    system = build_cell_system(s, profile, by_indicator, demog, available)
+    estimate = population_estimate(s)
+    population = None if estimate is None else estimate.total(*rate_ages(s))
+    extra = build_extra_tables(con, s, period, population)
+    system.cells.extend(extra.cells)
+    system.equations.extend(extra.equations)
+    return PeriodSystem(system, extra, statuses, available, estimate, population)
+
+
+def protect(ps: PeriodSystem, s: Settings, history: History) -> dict[str, Cell]:
+    """Suppressed and rounded cells, proven safe by the independent check (against the
+    published history too), or DisclosureError."""
+    threshold = s.disclosure_threshold
+    base = {c.id: c for c in ps.system.cells}
+    cells = suppress(ps.system.cells, ps.system.equations, threshold, width=s.protection_width,
+                     costs=Costs.from_settings(s.suppression_costs),
+                     forced=history.forced(base, threshold), known=history.known(base))
+    cells = apply_rounding(cells, s.rounding)
+    problems = check_disclosure(cells, ps.system.equations, threshold, s.rounding,
+                                width=s.protection_width, known=history.same_period,
+                                earlier=history.overlapping)
+    if problems:
+        raise DisclosureError(f"{len(problems)} problems, first: {problems[0]}")
+    return cells
+
+
 def publish_tables(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -287,30 +336,20 @@ def publish_tables(
     settings: Any = None,
 ) -> dict:
     """Write publish.table8_datasets, publish.table9_indicators, publish.indicator_breakdown and
-    publish.indicator_status for the period, and mart.publication_cell (the integers, never
-    published). Raises DisclosureError, writing nothing, if any suppressed cell is derivable.
+    publish.indicator_status for the period, mart.publication_cell (the integers, never
+    published) and the period's printed cells in the published history. Raises
+    DisclosureError, writing nothing, if any suppressed cell is derivable or too narrowly
+    bounded, here or by differencing with an earlier publication.
     """
     s = load_settings(settings)
     period = resolve_period(as_of, period_start, period_end)
-    ensure_publish_tables(con)
-    statuses = _statuses(con, s, *period)
-    profile, demog, by_indicator = _children(con, s, *period)
-    available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
-    threshold = s.disclosure_threshold
-    system = build_cell_system(s, profile, by_indicator, demog, available)
-    estimate = population_estimate(s)
-    population = None if estimate is None else estimate.total(*rate_ages(s))
-    extra = build_extra_tables(con, s, period, population)
-    system.cells.extend(extra.cells)
-    system.equations.extend(extra.equations)
-    cells = suppress(system.cells, system.equations, threshold)
-    cells = apply_rounding(cells, s.rounding)
-    problems = check_disclosure(cells, system.equations, threshold, s.rounding)
-    if problems:
-        raise DisclosureError(
-            f"publication for {period_label(*period)} blocked: {len(problems)} problems, "
-            f"first: {problems[0]}"
-        )
+    ps = period_system(con, s, period)
+    statuses, available, estimate, extra = ps.statuses, ps.available, ps.estimate, ps.extra
+    history = read_history(con, period)
+    try:
+        cells = protect(ps, s, history)
+    except DisclosureError as exc:
+        raise DisclosureError(f"publication for {period_label(*period)} blocked: {exc}") from None
 
     datasets_present = [
         d for d in s.datasets
@@ -357,25 +396,31 @@ def publish_tables(
     ]
     _replace(con, "mart.publication_cell",
              ["cell_id", "value", "level", "suppressed", "reason"], cell_rows, period)
+    record_publication(con, period, cells)
 
     summary = {
         "period": period_label(*period),
         "cells": len(cells),
         "primary_suppressed": sum(c.reason == "primary" for c in cells.values()),
         "secondary_suppressed": sum(c.reason == "secondary" for c in cells.values()),
+        "history_suppressed": sum(c.reason == "history" for c in cells.values()),
+        # feeds whose record count the tables hide: the cover must not print it another way
+        "records_suppressed_feeds": sorted(
+            c.id.split("|")[1] for c in cells.values()
+            if c.suppressed and c.id.startswith("linkage|") and c.id.endswith("|records")),
         "indicators_not_available": indicators_na,
         "rows": {"table8_datasets": len(t8), "table9_indicators": len(t9),
                  "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows),
                  **{table.split(".")[1]: len(rows) for table, (_c, rows) in extra_tables.items()}},
-        "population": population,
+        "population": ps.population,
         "population_year": None if estimate is None else estimate.year,
         "rounding": s.rounding,
     }
     SQL.run(con, "ddl/analyst.sql")
     log.info(
-        "published %s: %d cells, %d primary and %d secondary suppressions",
+        "published %s: %d cells, %d primary, %d secondary and %d history suppressions",
         summary["period"], summary["cells"], summary["primary_suppressed"],
-        summary["secondary_suppressed"],
+        summary["secondary_suppressed"], summary["history_suppressed"],
     )
     return summary
 

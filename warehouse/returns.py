@@ -33,6 +33,8 @@ import duckdb
 
 from warehouse.build import latest_run, publish_period
 from warehouse.exports import write_guarded_csv
+from warehouse.publication_history import absorb_returns, last_publication, write_return_history
+from warehouse.publish import ensure_publish_tables
 from warehouse.settings import Settings
 from warehouse.trend import TREND_COLUMNS, quarters_up_to, trend_rows, trend_settings
 from warehouse.workbook import SheetContext, sheets, write_workbook
@@ -94,6 +96,7 @@ class ReturnPlaces:
     live: Path
     work_dir: Path
     out_dir: Path
+    history_dir: Path | None = None     # where the cells a return printed are kept
 
 
 StageHook = Callable[[str, int], None]     # (stage, stages in all): told as a stage starts
@@ -105,11 +108,14 @@ def _no_progress(_name: str, _total: int) -> None:
 
 def compute_period_tables(
     live: Path, work_dir: Path, period: tuple[date, date], s: Settings,
+    history_dir: Path | None = None,
     on_stage: StageHook = _no_progress, stages_after: int = 0,
 ) -> tuple[dict[str, tuple[list[str], list[tuple]]], dict, dict]:
     """Derive and publish the period's tables (and the earlier quarters of the trend) in a copy
-    of the warehouse; returns (table -> (columns, rows)), the publication summary and facts for
-    the cover sheet. `stages_after` counts the caller's stages after these (for `on_stage`)."""
+    of the warehouse, against the published history and the returns already made (files in
+    `history_dir`, where this return's publications are added); returns (table -> (columns,
+    rows)), the publication summary and facts for the cover sheet. `stages_after` counts the
+    caller's stages after these (for `on_stage`)."""
     quarters = quarters_up_to(period, trend_settings(s)["quarters"])
     total = 3 + sum(q != period for q in quarters) + stages_after
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -129,6 +135,10 @@ def compute_period_tables(
                     f"date {as_of}: its data has not all arrived; run the nightly flow for a "
                     "later date or choose an earlier quarter")
             on_stage(f"publish {quarter_label(period[0])}", total)
+            if history_dir is not None:
+                ensure_publish_tables(con)
+                absorb_returns(con, history_dir)
+            before = last_publication(con) if history_dir is not None else 0
             summary = publish_period(con, *period, s)["publication"]
             tables = {}
             for _sheet, table, _title in RETURN_TABLES:
@@ -152,6 +162,10 @@ def compute_period_tables(
             ).fetchall()
             facts = {"run_id": run_id, "as_of": as_of, "extracts": extracts,
                      "trend_quarters": [q[0] for q in quarters], "stages": total}
+            if history_dir is not None:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                write_return_history(con, before, history_dir /
+                                     f"{quarter_label(period[0])}-{stamp}.csv")
         finally:
             con.close()
     return tables, summary, facts
@@ -163,8 +177,9 @@ def suppression_notes(s) -> list[tuple[str, str]]:
     threshold = int(disclosure["threshold"])
     rows = [("Suppression rule",
              f"counts 1 to {threshold - 1} are shown as '{disclosure['symbol']}', with secondary "
-             "suppression so that no suppressed count can be derived from other published "
-             "cells; 0 is a true zero; ':' = not available; "
+             "suppression so that no suppressed count can be derived, or narrowed to a range less "
+             f"than {s.protection_width} wide, from the other published cells of "
+             "all tables and of earlier publications; 0 is a true zero; ':' = not available; "
              f"'{disclosure['not_applicable']}' = not applicable")]
     if s.rounding == "nearest_5":
         rows.append(("Rounding",
@@ -192,7 +207,9 @@ def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tab
         ("Return generated at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         *suppression_notes(s),
         ("Cells suppressed", f"{summary['primary_suppressed']} primary, "
-                             f"{summary['secondary_suppressed']} secondary"),
+                             f"{summary['secondary_suppressed']} secondary, "
+                             f"{summary.get('history_suppressed', 0)} against earlier "
+                             "publications"),
     ]
     ages = s.publication.get("rate_ages") or {"min": 0, "max": 17}
     if summary.get("population"):
@@ -209,7 +226,7 @@ def _cover(quarter: str, period, s: Settings, partnership: str, facts: dict, tab
                               f"{quarter_name(trend_q[-1])} (sheet Trend)"))
     # Row counts are left out: a feed's count of rows can be a small number the tables
     # suppress (its records are published, protected, in Linkage_summary).
-    for kind, source, n, received in facts["extracts"]:
+    for kind, source, n, received, *_ in facts["extracts"]:
         rows.append((f"Feed {source} ({kind})",
                      f"{n} extract(s), latest received {received}; its records are counted in "
                      "sheet Linkage_summary"))
@@ -256,7 +273,8 @@ def build_return(quarter: str, places: ReturnPlaces, catalogue: Settings, partne
     if not places.live.exists():
         raise ReturnError(f"{places.live} not found: run `joinedup run` first")
     computed, summary, facts = compute_period_tables(
-        places.live, places.work_dir, period, catalogue, on_stage, int(tables) + int(report))
+        places.live, places.work_dir, period, catalogue, places.history_dir, on_stage,
+        int(tables) + int(report))
     total = facts["stages"]
     cover = _cover(quarter, period, catalogue, partnership, facts, computed, summary)
     out_dir = places.out_dir

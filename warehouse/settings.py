@@ -87,6 +87,16 @@ class Settings:
         return int(self.publication["disclosure"]["threshold"])
 
     @property
+    def protection_width(self) -> int:
+        """How wide the range of every suppressed count must stay (default: the threshold)."""
+        width = self.publication["disclosure"].get("protection_width")
+        return self.disclosure_threshold if width is None else int(width)
+
+    @property
+    def suppression_costs(self) -> dict[str, Any]:
+        return dict(self.publication["disclosure"].get("costs") or {})
+
+    @property
     def rounding(self) -> str:
         """none / nearest_5 (see warehouse.disclosure)."""
         return str(self.publication["disclosure"].get("rounding") or "none")
@@ -208,6 +218,7 @@ def load_settings(overrides: Mapping | Settings | None = None) -> Settings:
     threshold = doc["publication"]["disclosure"]["threshold"]
     if not isinstance(threshold, int) or threshold < 1:
         raise SettingsError("publication.disclosure.threshold must be a positive integer")
+    _check_protection(doc["publication"]["disclosure"])
     rounding = str(doc["publication"]["disclosure"].get("rounding") or "none")
     if rounding not in ROUNDING_BASES:
         raise SettingsError(f"publication.disclosure.rounding must be one of "
@@ -223,6 +234,23 @@ def load_settings(overrides: Mapping | Settings | None = None) -> Settings:
         indicators=indicators,
         age_bands=_age_bands(doc["publication"]["age_bands"]),
     )
+
+
+def _check_protection(disclosure: Mapping) -> None:
+    width = disclosure.get("protection_width")
+    if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
+        raise SettingsError("publication.disclosure.protection_width must be a positive integer "
+                            "(or null for the threshold)")
+    costs = disclosure.get("costs") or {}
+    unknown = set(costs) - {"level_weights", "headline_weight"}
+    if unknown:
+        raise SettingsError(f"publication.disclosure.costs: unknown setting {sorted(unknown)[0]}; "
+                            "allowed here: headline_weight, level_weights")
+    weights = list(costs.get("level_weights") or [1])
+    weights.append(costs.get("headline_weight", 1))
+    if not all(isinstance(w, int | float) and not isinstance(w, bool) and w > 0
+               for w in weights):
+        raise SettingsError("publication.disclosure.costs: weights must be positive numbers")
 
 
 def default_period(as_of: date) -> tuple[date, date]:

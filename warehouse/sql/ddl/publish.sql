@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS mart.publication_cell (
     value         INTEGER NOT NULL,
     level         INTEGER NOT NULL,      -- 0 interior, >0 a total / margin
     suppressed    BOOLEAN NOT NULL,
-    reason        VARCHAR                -- primary / secondary
+    reason        VARCHAR                -- primary / secondary / history (publication_history)
 );
 
 -- Missing episodes (warehouse.publication_tables): one row per feed and measure. `unit` is
@@ -130,4 +130,17 @@ CREATE TABLE IF NOT EXISTS publish.data_completeness (
     recorded          VARCHAR NOT NULL,
     not_recorded      VARCHAR NOT NULL,
     pct_not_recorded  VARCHAR NOT NULL
+);
+
+-- The published history (warehouse.publication_history): every count each publication printed,
+-- NULL where it printed the suppression symbol, carried from build to build so that a new
+-- publication is chosen and checked against all those already made. Printed figures only.
+CREATE TABLE IF NOT EXISTS meta.published_cell (
+    publication   INTEGER NOT NULL,      -- 1, 2, ... in the order publications were made
+    period_start  DATE NOT NULL,
+    period_end    DATE NOT NULL,
+    published_at  TIMESTAMP NOT NULL,
+    cell_id       VARCHAR NOT NULL,
+    printed       INTEGER,               -- NULL: suppressed
+    origin        VARCHAR NOT NULL       -- 'build', or the file a quarterly return wrote
 );
