@@ -185,6 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     home = args.home or demo_home(args.children, args.seed)
     s = load_settings()
+    (ROOT / "bench-out").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / "bench-out") as tmp:
         copy = Path(tmp) / "warehouse.duckdb"
         shutil.copyfile(home / "warehouse" / "joinedup.duckdb", copy)
