@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ import typer
 from flows.cli_options import stderr_console
 
 INTERRUPTED_EXIT = 130
+# what Prefect says when its temporary (ephemeral) API server did not answer in time
+EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 # the loggers Prefect reports a failed or crashed run through, with its traceback
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine",
                        "prefect.task_engine", "prefect.engine")
@@ -57,6 +60,13 @@ def plain_message(exc: BaseException, where: Path | None = None) -> tuple[str, i
         return ("interrupted: the run stopped before publishing; its build was removed, the "
                 "published warehouse is unchanged and the run ledger says `interrupted`. Run "
                 "again when ready", INTERRUPTED_EXIT)
+    if isinstance(exc, RuntimeError) and EPHEMERAL_TIMEOUT in str(exc):
+        return ("Prefect's temporary server did not start in time (is the machine very busy?). "
+                "Nothing was changed. Run again, raise "
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (now "
+                f"{os.environ.get('PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS', '20')} s), "
+                "or start a Prefect server (`prefect server start --host 127.0.0.1`) and set "
+                "PREFECT_API_URL", 1)
     if isinstance(exc, RunInProgressError | SettingsError | MapError):
         return str(exc), 2 if isinstance(exc, SettingsError | MapError) else 1
     if is_disk_full(exc):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import threading
+import warnings
 
 from pydantic import ValidationError
 
@@ -25,6 +27,7 @@ from flows.home import Home
 from flows.settings import ScheduleSettings, SettingsError
 
 QUARTERLY_FLOW = "quarterly-return"
+SHUTDOWN_SECONDS = 5.0      # `serve` is gone this soon after SIGTERM, its schedules paused or not
 
 log = logging.getLogger("joinedup")
 
@@ -86,4 +89,46 @@ def deployments(home: Home, schedules: dict) -> list:
 def serve_home(home: Home, schedules: dict) -> None:
     from prefect import serve
 
-    serve(*deployments(home, schedules))
+    served = deployments(home, schedules)
+    # Prefect 3.8's SIGTERM handler calls the runner's async stop without awaiting it; the
+    # warning says nothing an operator can act on
+    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited",
+                            category=RuntimeWarning)
+    try:
+        serve(*served, pause_on_shutdown=False)
+    finally:
+        pause_schedules(served, SHUTDOWN_SECONDS)
+
+
+def pause_schedules(served: list, seconds: float) -> bool:
+    """Pause the served deployments' schedules, giving up after `seconds`.
+
+    Prefect's own pause on shutdown retries a busy or stopped server: `serve` hung for over 50 s
+    after SIGTERM. A service manager stopping the process must see it go at once, so the pause is
+    bounded and, if the server does not answer in time, left to the operator (the message says
+    how); the runs of an unpaused schedule simply wait, late, for the next `serve`."""
+    done = threading.Event()
+
+    def pause() -> None:
+        from prefect.client.orchestration import get_client
+
+        try:
+            with get_client(sync_client=True) as client:
+                for deployment in served:
+                    found = client.read_deployment_by_name(
+                        f"{deployment.flow_name}/{deployment.name}")
+                    client.pause_deployment(found.id)
+            done.set()
+        except Exception as exc:  # noqa: BLE001 - reported below as not paused
+            log.debug("pausing the schedules failed: %r", exc)
+
+    worker = threading.Thread(target=pause, name="pause-schedules", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if done.is_set():
+        log.info("paused the schedules of %d deployments", len(served))
+    else:
+        log.warning("the schedules could not be paused (the Prefect server did not answer "
+                    "within %g s): pause them with `prefect deployment pause` or in the Prefect "
+                    "UI", seconds)
+    return done.is_set()

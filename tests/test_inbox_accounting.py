@@ -465,6 +465,21 @@ def test_a_full_disk_anywhere_in_a_command_ends_with_one_message(tmp_path, capsy
         raise ZeroDivisionError
 
 
+def test_prefect_server_slow_to_start_ends_with_one_message(tmp_path, capsys):
+    import typer
+
+    import flows  # noqa: F401  (sets the longer start-up allowance unless one is set)
+    from flows.cli_errors import EPHEMERAL_TIMEOUT, plain_failures
+
+    assert float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]) >= 60
+    with pytest.raises(typer.Exit) as caught, plain_failures(tmp_path):
+        raise RuntimeError(f"{EPHEMERAL_TIMEOUT}. stdout: ...")
+    assert caught.value.exit_code == 1
+    printed = capsys.readouterr().err
+    assert "did not start in time" in printed and "PREFECT_API_URL" in printed
+    assert "Traceback" not in printed
+
+
 def test_link_outputs_are_guarded_against_formula_injection(tmp_path):
     import duckdb
 

@@ -188,3 +188,10 @@ def test_serve_registers_deployments_with_schedules(prefect_harness, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    # stopped by SIGTERM: a clean exit, and the schedules paused on the way out
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    assert "paused the schedules of" in log.read_text(), log.read_text()[-3000:]
+    with get_client(sync_client=True) as client:
+        for name in expected:
+            deployment = client.read_deployment(found[name].id)
+            assert deployment.paused or not any(s.active for s in deployment.schedules), name
