@@ -143,6 +143,10 @@ def link(
                   f"({summary['multi_record_clusters']:,} with more than one record) from "
                   f"{summary['candidate_pairs']:,} candidate pairs; "
                   f"{time.perf_counter() - start:.1f} s")
+    if summary.get("m_source") == "default":
+        console.print(f"[yellow]EM could not run ({summary['candidate_pairs']:,} candidate pairs, "
+                      f"fewer than model.em_min_pairs): the comparisons' default m values were "
+                      "used; the match probabilities are a rough guide only[/yellow]")
     applied = summary.get("review_decisions") or {}
     if decisions is not None:
         console.print(f"{applied.get('applied', 0):,} of {len(decisions):,} review decisions "

@@ -147,6 +147,8 @@ def test_parquet_input_and_bad_arguments(tmp_path):
                              "first_name=first", "--map", "last_name=last", "--map", "dob=dob"])
     assert ok.exit_code == 0, ok.output
     assert len(pd.read_csv(out)) == 2
+    # two records make one candidate pair: far too few for EM, and the command says so
+    assert "EM could not run (1 candidate pairs" in " ".join(ok.output.split())
 
     bad_role = runner.invoke(app, ["link", str(path), "--id", "rec_id", "--out", str(out),
                                    "--map", "shoe_size=first"])
