@@ -2,6 +2,7 @@
 hold, and what each blocking rule costs and adds.
 
     .venv/bin/python benchmarks/blocking_recall.py --children 100000 [--keep DIR] [--settings Y]
+        [--profile standard|stress ...]   (default: every profile)
 
 The inputs are the person records `benchmarks/linkage_vs_splink.py` gives both engines. For the
 rules in linkage/settings.yaml (or as overridden by --settings, the same YAML `joinedup link
@@ -29,6 +30,7 @@ from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.features import build_features
 from linkage.settings import load_settings
 from sources.link_input import link_input
+from sources.synth.config import profiles
 from warehouse.db import connect
 
 TRUE_PAIRS_SQL = """
@@ -60,13 +62,20 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="keep (or reuse) the generated inputs here")
     parser.add_argument("--settings", type=Path, help="YAML overriding linkage/settings.yaml")
+    parser.add_argument("--profile", action="append", choices=profiles(),
+                        help="generator profile (repeatable; default: every profile)")
     args = parser.parse_args()
     overrides = yaml.safe_load(args.settings.read_text()) if args.settings else None
     settings = load_settings(overrides)
+    for profile in args.profile or profiles():
+        report(args.children, profile, settings, args.keep)
+
+
+def report(children: int, profile: str, settings: dict, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep / f"synthetic-{args.children}" if args.keep else Path(tmp)
+        folder = keep / f"{profile}-{children}" if keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        paths, _roles, _extras, meta = synthetic_inputs(args.children, folder)
+        paths, _roles, _extras, meta = synthetic_inputs(children, folder, profile)
         records = link_input(paths, "record_id", {c: c for c in PERSON_COLUMNS}, []).records
         con = connect(Path(tmp) / "blocking.duckdb", memory_limit="2GB")
         con.register("records_df", records)
@@ -95,7 +104,8 @@ def main() -> None:
             "SELECT 1 FROM found o WHERE o.rid_l = f.rid_l AND o.rid_r = f.rid_r "
             "AND o.rule <> f.rule)) AS only_this FROM found f GROUP BY rule").fetchall()
         con.close()
-    print(f"synthetic {args.children:,} children: {n_records:,} records, {n_true:,} true pairs")
+    print(f"synthetic {children:,} children, profile {profile}: {n_records:,} records, "
+          f"{n_true:,} true pairs")
     print(f"{candidates:,} candidate pairs ({seconds:.1f} s); blocking recall "
           f"{union / n_true:.5f} ({n_true - union:,} true pairs never proposed)")
     print(f"{'rule':36} {'pairs':>12} {'true found':>11} {'only this':>10}")

@@ -1,7 +1,8 @@
 """Time the demo end to end and measure its linkage against the synthetic truth.
 
 Runs `joinedup demo` in a child process (so its peak memory is measured on its own), then
-`joinedup evaluate`, and prints one line of figures per population size:
+`joinedup evaluate`, and prints one line of figures per population size and generator profile
+(`--profile standard|stress`, repeatable; default every profile):
 
     .venv/bin/python benchmarks/demo_run.py --children 10000 --children 50000
 
@@ -20,23 +21,26 @@ import sys
 import time
 from pathlib import Path
 
+from sources.synth.config import profiles
+
 ROOT = Path(__file__).resolve().parent.parent
 JOINEDUP = Path(sys.executable).with_name("joinedup")
 
 
-def run(children: int, seed: int, out: Path) -> dict:
-    home = out / f"demo-{children}"
+def run(children: int, seed: int, out: Path, profile: str) -> dict:
+    home = out / f"demo-{profile}-{children}"
     shutil.rmtree(home, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     subprocess.run([str(JOINEDUP), "demo", "--home", str(home), "--children", str(children),
-                    "--seed", str(seed)], check=True, capture_output=True, text=True)
+                    "--seed", str(seed), "--profile", profile], check=True, capture_output=True,
+                   text=True)
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     evaluated = subprocess.run([str(JOINEDUP), "evaluate", "--home", str(home)], check=True,
                                capture_output=True, text=True).stdout
     figures = dict(re.findall(r"(\w+)=([0-9.,]+)", evaluated))
-    return {"children": children, "seconds": round(seconds, 1),
+    return {"children": children, "profile": profile, "seconds": round(seconds, 1),
             "peak_rss_mb": round(max(peak_kb, before) / 1024), **figures}
 
 
@@ -46,10 +50,13 @@ def main() -> None:
                         help="population size (repeatable; default 10000)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    parser.add_argument("--profile", action="append", choices=profiles(),
+                        help="generator profile (repeatable; default: every profile)")
     args = parser.parse_args()
-    for n in args.children or [10_000]:
-        result = run(n, args.seed, args.out)
-        print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+    for profile in args.profile or profiles():
+        for n in args.children or [10_000]:
+            result = run(n, args.seed, args.out, profile)
+            print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
 
 
 if __name__ == "__main__":

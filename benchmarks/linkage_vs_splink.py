@@ -55,8 +55,8 @@ def febrl_inputs(name: str, folder: Path) -> tuple[list[Path], list[str], list[s
     return paths, roles, extras, {"id": "rec_id", "label": "febrl"}
 
 
-def synthetic_inputs(children: int, folder: Path) -> tuple[list[Path], list[str], list[str],
-                                                             dict]:
+def synthetic_inputs(children: int, folder: Path, profile: str = "standard"
+                     ) -> tuple[list[Path], list[str], list[str], dict]:
     """Person records of the demo's four extracts (one row per source and person id, the
     latest values), mapped by their column maps exactly as the nightly run maps them."""
     from sources.column_maps import choose_map, load_maps
@@ -72,7 +72,7 @@ def synthetic_inputs(children: int, folder: Path) -> tuple[list[Path], list[str]
         return kept, roles, [], meta                    # inputs kept (--keep) by an earlier run
     generate(inbox, folder / "truth" / "records.csv",
              folder / "reference" / "population_estimate.csv", children=children, seed=42,
-             as_of=date(2026, 10, 31), file_format="parquet")
+             as_of=date(2026, 10, 31), file_format="parquet", profile=profile)
     maps = load_maps()
     paths = []
     for source_dir in sorted((folder / "inbox").iterdir()):
@@ -211,18 +211,21 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", action="append",
-                        help="febrl4, febrl3 or synthetic:N (repeatable)")
+                        help="febrl4, febrl3, synthetic:N or stress:N (the generator's stress "
+                             "profile; repeatable)")
     parser.add_argument("--keep", type=Path, help="keep the inputs and outputs here")
     args = parser.parse_args()
-    datasets = args.data or ["febrl4", "febrl3", "synthetic:10000"]
+    datasets = args.data or ["febrl4", "febrl3", "synthetic:10000", "stress:10000"]
     print("data engine records precision recall F1 twin_merges seconds cpu_seconds peak_MB",
           flush=True)
     for name in datasets:
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep / name.replace(":", "-") if args.keep else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            if name.startswith("synthetic:"):
-                inputs = synthetic_inputs(int(name.split(":")[1]), folder)
+            if name.startswith(("synthetic:", "stress:")):
+                kind, children = name.split(":")
+                inputs = synthetic_inputs(int(children), folder,
+                                          "stress" if kind == "stress" else "standard")
             else:
                 inputs = febrl_inputs(name, folder)
             for engine, run in (("joinedup", run_joinedup), ("splink", run_splink)):
