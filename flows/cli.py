@@ -76,15 +76,19 @@ def synth(
 
 
 def _run(home_path: Path | None, as_of: date | None) -> dict:
-    from flows.cli_errors import plain_failures, refuse_if_running
+    from flows.cli_errors import INTERRUPTED_EXIT, plain_failures, refuse_if_running
 
     home = resolve_home(home_path).ensure()
     checked_settings(home)            # before Prefect and Great Expectations load (seconds)
     with plain_failures(home.root):
         refuse_if_running(home)
     stage(START_FLOW)
-    from flows.nightly import nightly
-
+    try:
+        from flows.nightly import nightly  # Prefect and Great Expectations: seconds
+    except KeyboardInterrupt:
+        stderr_console.print("interrupted before the run started: nothing was changed",
+                             style="red", highlight=False)
+        raise typer.Exit(INTERRUPTED_EXIT) from None
     with plain_failures(home.root):
         return nightly(home=str(home.root), as_of=as_of)
 

@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import sys
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -478,6 +479,28 @@ def test_prefect_server_slow_to_start_ends_with_one_message(tmp_path, capsys):
     printed = capsys.readouterr().err
     assert "did not start in time" in printed and "PREFECT_API_URL" in printed
     assert "Traceback" not in printed
+
+
+def test_ctrl_c_while_prefect_loads_ends_with_one_message(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the seconds `joinedup run` spends importing Prefect, before any run exists."""
+    import types
+
+    import typer
+
+    from flows import cli
+
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "flows.nightly", Loading("flows.nightly"))
+    home = _home(tmp_path, AT_ONCE)
+    with pytest.raises(typer.Exit) as caught:
+        cli._run(home.root, None)
+    assert caught.value.exit_code == 130
+    printed = capsys.readouterr().err
+    assert "interrupted before the run started: nothing was changed" in printed
+    assert "Traceback" not in printed and not home.ledger.exists()
 
 
 def test_link_outputs_are_guarded_against_formula_injection(tmp_path):
