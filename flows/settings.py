@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from flows.home import Home
-from sources.common.yamlfiles import read_yaml
+from sources.common.yamlfiles import read_yaml, yaml_problem
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # section -> the packaged file it overrides
@@ -204,11 +204,7 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     try:
         data = read_yaml(path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise SettingsError(f"{path}{where}: not valid YAML ({problem}); fix the file and run "
-                            "again") from None
+        raise SettingsError(f"{path}{yaml_problem(exc)}; fix the file and run again") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sources.common.yamlfiles import read_yaml
+from sources.common.yamlfiles import read_yaml, yaml_problem
 from sources.errors import ExtractError
 from sources.kinds import get_kind, load_kinds
 
@@ -84,10 +84,7 @@ def _read_map(path: Path) -> dict:
     try:
         raw = read_yaml(path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise MapError(f"{path}{where}: not valid YAML ({problem}); fix the column map (see "
+        raise MapError(f"{path}{yaml_problem(exc)}; fix the column map (see "
                        "sources/maps/README.md) and run again") from None
     except UnicodeDecodeError:
         raise MapError(f"{path}: not UTF-8 text; save the column map as UTF-8") from None

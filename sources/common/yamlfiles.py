@@ -25,6 +25,15 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what a YAML error is, for a message that names the file: " line L, column C:
+    not valid YAML (problem)"."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    return f"{where}: not valid YAML ({problem})"
+
+
 def read_yaml(path: Path | str, encoding: str = "utf-8") -> Any:
     """The parsed document at `path`, a copy the caller may change."""
     path = Path(path)
