@@ -43,6 +43,7 @@ from warehouse.disclosure import (
     Cell,
     DisclosureError,
     check_disclosure,
+    component_system,
     components,
     derivable_cells,
     is_primary,
@@ -103,15 +104,7 @@ def attack(cells: dict[str, Cell], equations, width: int, floor: float) -> tuple
     for cols, eqs in components(hidden, equations):
         if not eqs:
             continue
-        index = {c: i for i, c in enumerate(cols)}
-        a = np.zeros((len(eqs), len(cols)))
-        b = np.zeros(len(eqs))
-        for r, eq in enumerate(eqs):
-            for cid, coef in eq.terms:
-                if cid in index:
-                    a[r, index[cid]] += coef
-                else:
-                    b[r] -= coef * cells[cid].value
+        index, a, b = component_system(cols, eqs, cells)
         rows = LinearConstraint(a, b, b)
         bounds = Bounds(np.full(len(cols), floor), np.full(len(cols), np.inf))
         low = np.array([float(cells[c].value) for c in cols])

@@ -165,6 +165,25 @@ def components(
     return list(groups.values())
 
 
+def component_system(cols: Sequence[str], eqs: Sequence[Equation],
+                     printed: Mapping[str, Cell] | None = None
+                     ) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """(column of each hidden cell, A, b) of one component's equations A x = b over its hidden
+    cells `cols`: the printed cells' values (from `printed`; none given, b = 0) are moved to the
+    right-hand side. The rank test, the protection intervals, the attacker of the suppression
+    and the benchmark's attack all solve this one system."""
+    index = {c: i for i, c in enumerate(cols)}
+    a = np.zeros((len(eqs), len(cols)))
+    b = np.zeros(len(eqs))
+    for r, eq in enumerate(eqs):
+        for cid, coef in eq.terms:
+            if cid in index:
+                a[r, index[cid]] += coef
+            elif printed is not None:
+                b[r] -= coef * printed[cid].value
+    return index, a, b
+
+
 def derivable_cells(
     hidden: set[str], equations: Sequence[Equation]
 ) -> list[str]:
@@ -178,12 +197,7 @@ def derivable_cells(
     for cols, eqs in components(hidden, equations):
         if not eqs:
             continue            # in no equation: nothing published constrains it
-        index = {c: i for i, c in enumerate(cols)}
-        a = np.zeros((len(eqs), len(cols)))
-        for r, eq in enumerate(eqs):
-            for cell_id, coef in eq.terms:
-                if cell_id in index:
-                    a[r, index[cell_id]] += coef
+        index, a, _b = component_system(cols, eqs)
         _, sing, vt = np.linalg.svd(a, full_matrices=True)
         rank = int((sing > _TOLERANCE * max(1.0, sing.max(initial=0.0))).sum())
         null = vt[rank:]            # rows span the null space of a
@@ -270,19 +284,11 @@ def protection_ranges(
     """
     out: dict[str, tuple[float, float]] = {}
     for cols, eqs in components(hidden, equations):
-        index = {c: i for i, c in enumerate(cols)}
         if not eqs:
             for c in cols:
                 out[c] = (1.0, np.inf)
             continue
-        a = np.zeros((len(eqs), len(cols)))
-        b = np.zeros(len(eqs))
-        for r, eq in enumerate(eqs):
-            for cid, coef in eq.terms:
-                if cid in index:
-                    a[r, index[cid]] += coef
-                else:
-                    b[r] -= coef * table[cid].value
+        index, a, b = component_system(cols, eqs, table)
         seen_low = np.array([float(table[c].value) for c in cols])
         seen_high = seen_low.copy()
         bounds = [(1, None)] * len(cols)

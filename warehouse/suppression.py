@@ -43,6 +43,7 @@ from warehouse.disclosure import (
     Equation,
     as_cells,
     check_references,
+    component_system,
     components,
     is_primary,
 )
@@ -233,12 +234,7 @@ def _attack(hidden: set[str], eqs: Sequence[Equation], cells: Mapping[str, Cell]
 
 def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dict[int, float]]:
     """Deviations d = x - true value of the hidden cells: M d = 0, d_i >= 1 - value_i."""
-    col = {c: i for i, c in enumerate(group)}
-    m = np.zeros((len(eqs), len(group)))
-    for r, eq in enumerate(eqs):
-        for cid, coef in eq.terms:
-            if cid in col:
-                m[r, col[cid]] += coef
+    col, m, _b = component_system(group, eqs)
     floor = np.array([1.0 - cells[c].value for c in group])
     high = np.zeros(len(group))
     low = np.zeros(len(group))          # the true table (d = 0) is one solution
