@@ -136,8 +136,11 @@ def _write(folder: Path, suite, result, batch_label: str, counts: dict) -> Path:
     if not isinstance(run_id, RunIdentifier):
         run_id = RunIdentifier(run_name=suite.name)
     suite_id = ExpectationSuiteIdentifier(name=suite.name)
+    # the store refuses a key holding a slash or a backslash (an escaped file name has
+    # backslashes: sources.common.names)
+    page_name = batch_label.replace("\\", "%").replace("/", "%")
     key = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run_id,
-                                     batch_identifier=batch_label)
+                                     batch_identifier=page_name)
     context.validation_results_store.set(key, without_values(result))
     # only the new pages: the ones written for earlier extracts stay as they are, and the index
     # pages are Joined Up's own (below)
@@ -147,7 +150,7 @@ def _write(folder: Path, suite, result, batch_label: str, counts: dict) -> Path:
     listed = {e["page"] for e in entries}
     results = (folder / "validations").joinpath(*suite.name.split("."))
     pages = sorted(p.relative_to(folder).as_posix() for p in results.rglob("*.html")
-                   if p.name == f"{batch_label}.html")
+                   if p.name == f"{page_name}.html")
     stats = result.statistics or {}
     entries.append({
         "suite": suite.name,

@@ -137,7 +137,7 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
     result = validate_extract(mapped, run_date, suite,
                               _settings(home, settings).validation_overrides(),
                               docs_dir=home.data_docs / build.stem,
-                              batch_label=_batch_label(receipt))
+                              batch_label=f"{receipt.file_name} ({receipt.sha256[:12]})")
     record = ExtractRecord(
         extract_id=receipt.sha256, source=receipt.source, kind=kind.name, map_name=cmap.name,
         file_name=receipt.file_name, archive_path=receipt.archive_path,
@@ -165,13 +165,6 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
     log.info("loaded %s: %d rows in, %d loaded, %d quarantined", receipt.file_name,
              outcome.rows_in, outcome.rows_loaded, outcome.rows_quarantined)
     return outcome
-
-
-def _batch_label(receipt: Receipt) -> str:
-    """The file's name in the Data Docs, which refuse a key holding a slash or a backslash (an
-    escaped name has backslashes: sources.common.names)."""
-    name = receipt.file_name.replace("\\", "%").replace("/", "%")
-    return f"{name} ({receipt.sha256[:12]})"
 
 
 def finish_staging(build: Path) -> int:

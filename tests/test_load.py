@@ -29,8 +29,7 @@ def test_person_record_takes_latest_non_null_values_and_keeps_aliases():
     con = connect()
     create_schema(con)
     load.start_loading(con)
-    loaded = load.load_rows(con, get_kind("police"), "police", "sha-a", 1, _police_rows(),
-                            replace_existing=False)
+    loaded = load.load_rows(con, get_kind("police"), "police", "sha-a", 1, _police_rows())
     assert loaded == 3
     assert load.finish_loading(con) == 2
     rows = con.execute("""SELECT record_key, first_name, alias_first_names, postcode, event_rows
@@ -47,7 +46,7 @@ def test_person_record_takes_latest_non_null_values_and_keeps_aliases():
     assert "first_name" not in names     # identifying values live only in person_record
 
 
-def test_incremental_extract_replaces_rows_with_the_same_record_id():
+def test_a_later_extract_replaces_rows_with_the_same_record_id():
     con = connect()
     create_schema(con)
     load.start_loading(con)
@@ -56,8 +55,8 @@ def test_incremental_extract_replaces_rows_with_the_same_record_id():
                      "academic_year": "2025/26", "sessions_possible": 100,
                      "person_ref": "U1", "first_name": "AVA", "last_name": "STONE"}])
     again = first.assign(sessions_possible=120)
-    load.load_rows(con, kind, "school", "sha-1", 1, first, replace_existing=True)
-    load.load_rows(con, kind, "school", "sha-2", 2, again, replace_existing=True)
+    load.load_rows(con, kind, "school", "sha-1", 1, first)
+    load.load_rows(con, kind, "school", "sha-2", 2, again)
     load.finish_loading(con)
     assert con.execute("SELECT sessions_possible, extract_id FROM staging.school").fetchall() == [
         (120, "sha-2")]

@@ -120,9 +120,7 @@ def record_extract(path: Path, extract: ExtractRecord, kind: Kind, seq: int, goo
     con = connect(path)
     try:
         con.execute("BEGIN TRANSACTION")
-        loaded = load.load_rows(con, kind, extract.source, extract.extract_id,
-                                seq, good,
-                                replace_existing=True)
+        loaded = load.load_rows(con, kind, extract.source, extract.extract_id, seq, good)
         reached("ingest-write")
         load.load_quarantine(con, extract_id=extract.extract_id, source=extract.source,
                              file_name=extract.file_name, failures=failures, raw_rows=raw_rows,

@@ -54,9 +54,9 @@ def _cast(name: str, ddl_type: str) -> str:
 
 
 def load_rows(con: duckdb.DuckDBPyConnection, kind: Kind, source: str, extract_id: str,
-              extract_seq: int, good: pd.DataFrame, replace_existing: bool) -> int:
-    """Insert one extract's validated rows; `replace_existing` lets a later incremental
-    extract supersede rows with the same record id."""
+              extract_seq: int, good: pd.DataFrame) -> int:
+    """Insert one extract's validated rows; they supersede rows with the same record id (a
+    later incremental delivery, or a same-day correction of a full-refresh feed)."""
     if good.empty:
         return 0
     frame = good.copy()
@@ -88,11 +88,10 @@ def load_rows(con: duckdb.DuckDBPyConnection, kind: Kind, source: str, extract_i
 
     con.register("incoming", frame)
     try:
-        if replace_existing:
-            con.execute(f"DELETE FROM staging.{kind.name} WHERE record_key IN "
-                        "(SELECT record_key FROM incoming)")
-            con.execute("DELETE FROM staging.person_row WHERE record_key IN "
-                        "(SELECT record_key FROM incoming)")
+        con.execute(f"DELETE FROM staging.{kind.name} WHERE record_key IN "
+                    "(SELECT record_key FROM incoming)")
+        con.execute("DELETE FROM staging.person_row WHERE record_key IN "
+                    "(SELECT record_key FROM incoming)")
         event_select = ", ".join(_cast(n, t) for n, t in events.items())
         con.execute(f"INSERT INTO staging.{kind.name} BY NAME SELECT {event_select} FROM incoming")
         person_select = ", ".join(_cast(n, t) for n, t in persons.items())
