@@ -2,13 +2,14 @@
 
 The nightly run links the person records of its extracts; this command gives data teams (and the
 benchmarks) the same engine for files it has never seen, with columns named by role. A run on a
-million records takes minutes, so the stages are shown as they pass (on a terminal; never when
-stderr is redirected, where a progress bar would only litter a log file). The files are read and
+million records takes minutes, so the stages are shown as they pass, as for every long command
+(flows.progress: a bar on a terminal, a log line per stage otherwise). The files are read and
 linked by `flows.link_files`; this module reads the options and shows the progress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -16,10 +17,9 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
-from rich.progress import Progress
 
 from flows.cli_options import stderr_console as console
-from flows.progress import bar
+from flows.progress import showing, stage
 
 
 def _roles(pairs: list[str]) -> dict[str, str]:
@@ -32,25 +32,10 @@ def _roles(pairs: list[str]) -> dict[str, str]:
     return roles
 
 
-class StageProgress:
-    """run_linkage's on_stage hook drawn as a rich progress bar: one step per stage, plus the
-    output files written here."""
-
-    def __init__(self, progress: Progress, total: int) -> None:
-        self.progress = progress
-        self.task = progress.add_task("reading files", total=total)
-
-    def __call__(self, stage: str, finished: bool) -> None:
-        if finished:
-            self.progress.advance(self.task)
-        else:
-            self.progress.update(self.task, description=f"linkage: {stage.replace('_', ' ')}")
-
-
-def _progress(enabled: bool) -> Progress | None:
-    if not enabled or not console.is_terminal:
-        return None
-    return bar(console)
+def _on_stage(name: str, finished: bool) -> None:
+    """run_linkage's stage hook, told to the command's stage display (flows.progress)."""
+    if not finished:
+        stage(f"linkage: {name.replace('_', ' ')}")
 
 
 def _decisions(path: Path | None):
@@ -114,12 +99,11 @@ def link(
     log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False          # libraries may have configured the root logger too
     start = time.perf_counter()
-    progress = _progress(not quiet)
-    hook = StageProgress(progress, len(STAGES) + 1) if progress is not None else None
-    if progress is not None:
-        progress.start()
+    display = (contextlib.nullcontext() if quiet
+               else showing("link", console, total=len(STAGES) + 2))
     try:
-        with link_database(memory_limit) as con:
+        with display, link_database(memory_limit) as con:
+            stage("reading files")
             try:
                 read = load_files(con, list(files), id_column, _roles(roles), list(extra))
                 console.print(f"read {read.records:,} records from {len(files)} file(s)"
@@ -128,15 +112,10 @@ def link(
                 settings = link_settings(settings_file, read.extras, threshold)
             except LinkFilesError as exc:
                 raise typer.BadParameter(str(exc)) from None
-            summary = link_loaded(con, settings, outputs, decisions, on_stage=hook)
-            if hook is not None:
-                hook.progress.update(hook.task, description="writing files")
+            summary = link_loaded(con, settings, outputs, decisions, on_stage=_on_stage)
+            stage("writing files")
             written = write_outputs(con, outputs)
-        if hook is not None:
-            hook.progress.advance(hook.task)
     finally:
-        if progress is not None:
-            progress.stop()
         log.removeHandler(handler)
         log.propagate = True
     console.print(f"{written:,} records in {summary['clusters']:,} people "

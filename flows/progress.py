@@ -48,7 +48,7 @@ def stage(name: str, total: int | None = None) -> None:
 
 
 def bar(console: Console) -> Progress:
-    """The one look of every progress bar, `joinedup link`'s included."""
+    """The one look of every command's progress bar."""
     return Progress(SpinnerColumn(), TextColumn("{task.description:<40}"), BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 

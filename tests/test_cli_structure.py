@@ -150,4 +150,4 @@ def test_the_run_stages_are_the_nightly_runs_own():
               if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "at"]
     assert tuple(marked) == NIGHTLY_STAGES and (START_FLOW, *NIGHTLY_STAGES) == RUN_STAGES
     linked = (FLOWS / "cli_link.py").read_text()
-    assert "from flows.progress import bar" in linked      # one look for every bar
+    assert "from flows.progress import showing, stage" in linked      # one display for all
