@@ -92,16 +92,29 @@ class _NoTracebackFor(logging.Filter):
 
 
 @contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises `Interrupted` while the block runs (from the main thread only, where
+    Python delivers signals), so it unwinds like Ctrl-C instead of killing the process
+    outright; the handler before is put back afterwards."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def plain_failures(where: Path | None = None) -> Iterator[None]:
     """Run a command's work; a failure `plain_message` knows ends it with that message."""
     quiet = _NoTracebackFor()
     loggers = [logging.getLogger(name) for name in PREFECT_RUN_LOGGERS]
     for logger in loggers:
         logger.addFilter(quiet)
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     try:
-        yield
+        with sigterm_interrupts():
+            yield
     except BaseException as exc:  # noqa: BLE001 - sorted into plain messages and faults here
         known = None if isinstance(exc, typer.Exit | SystemExit) else plain_message(exc, where)
         if known is None:
@@ -111,8 +124,6 @@ def plain_failures(where: Path | None = None) -> Iterator[None]:
                              soft_wrap=True)
         raise typer.Exit(code) from None
     finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
         for logger in loggers:
             logger.removeFilter(quiet)
 

@@ -103,6 +103,7 @@ def serve(home: HomeOption = None,
               help="Timezone of the schedules (default Europe/London).")] = None) -> None:
     """Register and serve the `nightly` and `quarterly-return` deployments (needs a Prefect
     server: `prefect server start --host 127.0.0.1`, then PREFECT_API_URL)."""
+    from flows.cli_errors import sigterm_interrupts
     from flows.serve import schedule_settings, serve_home
     from flows.settings import load_home_settings
 
@@ -115,4 +116,10 @@ def serve(home: HomeOption = None,
                                   cron, quarterly_cron, timezone)
     console.print(f"serving nightly ({schedules['nightly']}) and quarterly-return "
                   f"({schedules['quarterly']}) in {schedules['timezone']} for {target.root}")
-    serve_home(target, schedules)
+    # until Prefect's runner installs its own SIGTERM handler (after the deployments are
+    # registered), a service manager's SIGTERM would kill the process outright, schedules live
+    with sigterm_interrupts():
+        try:
+            serve_home(target, schedules)
+        except KeyboardInterrupt:
+            console.print("stopped")

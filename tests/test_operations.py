@@ -145,6 +145,34 @@ def test_killed_between_swap_and_ledger_is_recovered_not_removed(tmp_path):
     assert run_ledger.runs(home)[0]["status"] == "published"
 
 
+def test_serve_stopped_before_its_deployments_are_registered_exits_cleanly(prefect_harness,
+                                                                          tmp_path):
+    """SIGTERM while `serve` is still registering (before Prefect's runner has a handler of its
+    own) ends the process with exit 0, not killed by the signal (CI saw -15)."""
+    from prefect.settings import PREFECT_API_URL
+
+    home = Home(tmp_path / "home").ensure()
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--home",
+                                 str(home.root)], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "serving nightly" not in log.read_text() and time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
 def test_serve_registers_deployments_with_schedules(prefect_harness, tmp_path):
     """`joinedup serve` in a subprocess against the session's Prefect server (127.0.0.1); the
     deployments and their cron schedules are read back with the Prefect client."""
