@@ -78,16 +78,17 @@ def sql_command(
     query: Annotated[str | None, typer.Argument(
         help="SQL to run; without it an interactive prompt opens (.quit to leave).")] = None,
 ) -> None:
-    """Query the published warehouse read-only (start with the analyst schema)."""
+    """Query the analysts' warehouse read-only (start with the analyst schema). It holds no
+    identifying data, and the session can open no other file."""
     import duckdb
 
-    from warehouse.db import connect
+    from warehouse.db import connect_sealed
 
     target = resolve_home(home)
-    if not target.live.exists():
-        console.print(f"[red]{target.live} not found: run `joinedup run` first[/red]")
+    if not target.analysts_file.exists():
+        console.print(f"[red]{target.analysts_file} not found: run `joinedup run` first[/red]")
         raise typer.Exit(1)
-    con = connect(target.live, read_only=True)
+    con = connect_sealed(target.analysts_file)
     try:
         if query is not None:
             try:
@@ -96,8 +97,8 @@ def sql_command(
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(1) from None
             return
-        console.print(f"{target.live} (read-only). Try: SELECT * FROM analyst.published_table8; "
-                      "end a query with ';', leave with .quit")
+        console.print(f"{target.analysts_file} (read-only). Try: SELECT * FROM "
+                      "analyst.published_table8; end a query with ';', leave with .quit")
         buffer: list[str] = []
         while True:
             try:

@@ -6,10 +6,11 @@
 <home>/lake/raw/<source>/<date>/        immutable archive of every file received
 <home>/lake/ledger.jsonl                every receipt and ingestion outcome
 <home>/lake/runs.jsonl                  every run: started, finished, rolled back
-<home>/warehouse/joinedup.duckdb        the published warehouse analysts open read-only
+<home>/warehouse/joinedup.duckdb        the published build: the linkage zone's warehouse
 <home>/warehouse/builds/<run>.duckdb    builds (the published file is a hard link to one)
 <home>/warehouse/tmp/                   scratch space of the quarterly return
-<home>/exports/<period>/                CSV tables for people
+<home>/analysts/current/                the analysts' publication (a link to one of these):
+<home>/analysts/publications/<run>/       joinedup.duckdb (no identifying data) and exports/
 <home>/exports/returns/<quarter>/       the quarterly return: workbook, CSVs, report
 <home>/model-report/<run>.html          the linkage model report of each run
 <home>/data-docs/                       Great Expectations Data Docs, one site per run
@@ -22,6 +23,10 @@
 
 Every layer below `flows` is handed the paths it needs from here, so moving a folder is a change
 to this file alone.
+
+Two zones (docs/access.md): everything but `analysts/` is the linkage zone, the pipeline user's
+alone (folders 0700); `analysts/` is readable by the analysts' group when one is configured,
+and the home itself then lets that group pass through (0710) without listing it.
 """
 
 from __future__ import annotations
@@ -117,13 +122,29 @@ class Home:
     def build(self, run_id: str) -> Path:
         return self.builds / f"{run_id}.duckdb"
 
+    # ------------------------------------------------------------------ the analysts' zone
+    @property
+    def analysts(self) -> Path:
+        return self.root / "analysts"
+
+    @property
+    def publications(self) -> Path:
+        return self.analysts / "publications"
+
+    @property
+    def analysts_current(self) -> Path:
+        """A symbolic link to the published run's folder in `publications`."""
+        return self.analysts / "current"
+
+    @property
+    def analysts_file(self) -> Path:
+        """The file analysts open (`joinedup sql`), through the `current` link."""
+        return self.analysts_current / "joinedup.duckdb"
+
     # ------------------------------------------------------------------ outputs
     @property
     def exports(self) -> Path:
         return self.root / "exports"
-
-    def export_dir(self, period_label: str) -> Path:
-        return self.exports / period_label
 
     @property
     def returns(self) -> Path:
@@ -160,12 +181,23 @@ class Home:
     def demo_key(self) -> Path:
         return self.secrets / "pseudonym.key"
 
+    def private_dirs(self) -> tuple[Path, ...]:
+        """The linkage zone's folders at the top of the home: the pipeline user's alone, since
+        the home itself may let the analysts' group pass through to `analysts/`."""
+        return (self.inbox, self.lake, self.warehouse_dir, self.exports, self.review_dir,
+                self.secrets, self.maps, self.reference, self.truth, self.model_reports,
+                self.data_docs)
+
     def ensure(self) -> Home:
-        """Create the layout; personal data lives here, so only the owner may enter."""
-        for path in (self.root, self.inbox, self.lake, self.warehouse_dir, self.builds,
-                     self.exports):
-            path.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        """Create the layout, every folder of the linkage zone the owner's alone. The home is
+        0700, or 0710 once the analysts' group has been let through (warehouse.analysts)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        opened = self.root.stat().st_mode & 0o777 == 0o710
+        os.chmod(self.root, 0o710 if opened else 0o700)
+        for path in self.private_dirs():
+            path.mkdir(exist_ok=True)
+            os.chmod(path, 0o700)
+        self.builds.mkdir(exist_ok=True)
         return self
 
 

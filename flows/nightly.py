@@ -1,6 +1,6 @@
 """The `nightly` Prefect flow: receive → ingest (validate, quarantine, load) → link → derive
-indicators, marts and published tables → pseudonymise analyst ids → export → publish by
-atomic swap.
+indicators, marts and published tables → pseudonymise analyst ids → the analysts' file and
+its CSV exports → publish both by atomic swaps.
 
 Each task is a thin wrapper over a function in `flows.steps`. Tasks take and return paths and
 counts only, so no personal data reaches Prefect's database, logs or results.
@@ -77,9 +77,9 @@ def pseudonymise_task(build: Path, home: Home, settings: HomeSettings) -> int:
     return steps.pseudonymise(build, home, settings)
 
 
-@task(name="export", cache_policy=NO_CACHE)
-def export_task(build: Path, home: Home, as_of: date) -> list[Path]:
-    return steps.export(build, home, as_of)
+@task(name="analysts", cache_policy=NO_CACHE)
+def analysts_task(build: Path, home: Home, settings: HomeSettings, run_id: str) -> list[Path]:
+    return steps.prepare_analysts(build, home, settings, run_id)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -172,7 +172,7 @@ def run_nightly(home: Home, as_of: date | None = None, run_date: date | None = N
     started = False
     try:
         with swap.run_lock(home.run_lock):
-            steps.clean_orphans(home)
+            steps.clean_orphans(home, settings)
             run_ledger.append(home, {"event": "started", "run_id": run_id, "kind": kind,
                                      "code_version": steps.code_version(),
                                      "started_at": datetime.now(UTC).isoformat(),
@@ -239,8 +239,8 @@ def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date
     tables = derive_task(build, as_of, settings)
     at("pseudonymise")
     pseudonymise_task(build, home, settings)
-    at("export")
-    exported = export_task(build, home, as_of)
+    at("analysts")
+    exported = analysts_task(build, home, settings, run_id)
     at("publish")
     live = publish_task(home, build, settings, run_id)
     steps.record_outcomes(home, run_id, outcomes)
@@ -259,6 +259,7 @@ def _run_steps(home: Home, run_id: str, build: Path, as_of: date, run_date: date
         "tables": tables,
         "exports": [str(p) for p in exported],
         "warehouse": str(live),
+        "analysts": str(home.analysts_file),
     }
     logger.info("run %s published: %d person records, %s children, %d CSV tables", run_id,
                 records, linked.get("clusters"), len(exported))

@@ -33,7 +33,7 @@ log = logging.getLogger("joinedup.progress")
 START_FLOW = "start Prefect"
 # The stages the nightly run passes to `stage` (flows.nightly's `at`), in order.
 NIGHTLY_STAGES = ("receive", "new-build", "ingest", "person-records", "link", "derive",
-                  "pseudonymise", "export", "publish")
+                  "pseudonymise", "analysts", "publish")
 RUN_STAGES = (START_FLOW, *NIGHTLY_STAGES)
 
 StageHook = Callable[[str], None]

@@ -11,6 +11,8 @@ from datetime import date
 
 from flows import run_ledger
 from flows.home import Home
+from flows.settings import load_home_settings
+from flows.steps import reconcile_analysts
 from sources.inbox import survey
 from warehouse import swap
 
@@ -27,7 +29,8 @@ class Rollback:
 
 def rollback(home: Home, to: str | None = None) -> Rollback:
     """Publish the kept build of run `to` (default: the build before the published one) again,
-    atomically and under the run lock, and record it in the run ledger."""
+    atomically and under the run lock, and record it in the run ledger; the analysts'
+    publication follows it."""
     kept = swap.kept_builds(home.builds)
     if not kept:
         raise RecoveryError(f"no kept builds in {home.builds}")
@@ -46,6 +49,7 @@ def rollback(home: Home, to: str | None = None) -> Rollback:
     with swap.run_lock(home.run_lock):
         swap.restore_build(chosen, home.live)
         run_ledger.record_rollback(home, chosen.stem, previous)
+        reconcile_analysts(home, load_home_settings(home))
     return Rollback(chosen.stem, previous)
 
 

@@ -98,6 +98,13 @@ class WarehouseSettings(_Section):
     keep_builds: int = Field(7, ge=1, description="Builds kept for `joinedup rollback`.")
 
 
+class AnalystsSettings(_Section):
+    group: str | None = Field(
+        None, description="Operating-system group given read access to the analysts' folder "
+        "(and passage through the home to it, nothing else); unset, only the pipeline's user "
+        "can open it (docs/access.md).")
+
+
 class NotifySettings(_Section):
     webhook_url: str | None = Field(None, description="POSTed a JSON notice when a run fails.")
 
@@ -150,6 +157,7 @@ class HomeSettings(_Section):
     validation: dict[str, Any] = Field(default_factory=dict)
     inbox: InboxSettings = InboxSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    analysts: AnalystsSettings = AnalystsSettings()
     notify: NotifySettings = NotifySettings()
     schedules: ScheduleSettings = ScheduleSettings()
     # `keys` in the file; not the attribute's name, since dict(model) would take it for

@@ -24,8 +24,8 @@ from sources.common.periods import default_as_of, reporting_period  # noqa: F401
 from sources.errors import ExtractError
 from sources.extract import read_extract
 from sources.kinds import get_kind
+from warehouse import analysts, swap
 from warehouse import build as build_life
-from warehouse import swap
 from warehouse.build import ExtractRecord, RunRecord
 from warehouse.db import connect
 
@@ -237,24 +237,54 @@ def pseudonymise(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTI
     return count
 
 
-def export(build: Path, home: Home, as_of: date) -> list[Path]:
-    from warehouse.exports import export_csv
+def analyst_places(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> analysts.Places:
+    return analysts.Places(publications=home.publications, current=home.analysts_current,
+                           group=settings.analysts.group)
 
-    con = connect(build, read_only=True)
-    try:
-        return export_csv(con, home.export_dir(as_of.isoformat()))
-    finally:
-        con.close()
+
+def prepare_analysts(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS,
+                     run_id: str | None = None) -> list[Path]:
+    """Record each table's lineage in the build, then write the analysts' publication of it
+    (their file and the CSV exports made from it), not yet published; returns the CSVs."""
+    run_id = run_id or build.stem
+    build_life.record_lineage(build, run_id)
+    analysts.open_zone(home.analysts, home.root, settings.analysts.group)
+    folder = analysts.prepare_publication(build, analyst_places(home, settings), run_id)
+    return sorted((folder / analysts.EXPORTS).glob("*.csv"))
 
 
 def publish(home: Home, build: Path, settings: HomeSettings = DEFAULT_SETTINGS,
             run_id: str | None = None) -> Path:
-    """Record each published table's lineage in the build, then swap it in atomically."""
-    build_life.record_lineage(build, run_id or build.stem)
-    return swap.publish_build(build, home.live, keep=settings.warehouse.keep_builds)
+    """Swap the build in atomically (the publication's commit), then the analysts'
+    publication of it; a kill between the two is put right by `clean_orphans`."""
+    live = swap.publish_build(build, home.live, keep=settings.warehouse.keep_builds)
+    places = analyst_places(home, settings)
+    analysts.publish(places, run_id or build.stem)
+    analysts.prune(places, keep={b.stem for b in swap.kept_builds(home.builds)})
+    return live
 
 
-def clean_orphans(home: Home) -> list[Path]:
+def reconcile_analysts(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> str | None:
+    """Make the analysts' publication that of the published build, if it is not (a run killed
+    between the two swaps, a rollback, a home published before the analysts' zone existed):
+    from its kept publication folder, or made again from the build. Call it holding the run
+    lock; returns the run id now shown to analysts."""
+    live = swap.live_build(home.builds, home.live)
+    places = analyst_places(home, settings)
+    if live is None:
+        return analysts.current_run(places)
+    folder = places.folder(live.stem)
+    if analysts.current_run(places) == live.stem and not analysts.verify(folder):
+        return live.stem
+    analysts.open_zone(home.analysts, home.root, settings.analysts.group)
+    if analysts.verify(folder):
+        analysts.prepare_publication(live, places, live.stem)
+    analysts.publish(places, live.stem)
+    log.info("the analysts' publication is now that of run %s", live.stem)
+    return live.stem
+
+
+def clean_orphans(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> list[Path]:
     """Builds, WALs, staging links and half-copied archive files left by runs that died
     (call holding the run lock).
 
@@ -270,8 +300,15 @@ def clean_orphans(home: Home) -> list[Path]:
         unfinished.discard(live.stem)
     removed = swap.remove_orphans(home.builds, home.live, unfinished)
     removed += archive.remove_partial_copies(home.raw)
+    places = analyst_places(home, settings)
+    removed += analysts.prune(places, keep={b.stem for b in swap.kept_builds(home.builds)})
     for path in removed:
         log.warning("removed %s left by a run that did not finish", path.name)
+    try:
+        reconcile_analysts(home, settings)
+    except duckdb.Error as exc:     # the run goes on: its own publication replaces it
+        log.warning("the analysts' publication could not be made from the published build "
+                    "(%s); this run's publication will replace it", type(exc).__name__)
     return removed
 
 

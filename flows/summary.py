@@ -37,7 +37,9 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     totals.add_row("children linked", f"{linked.get('clusters', 0):,}")
     totals.add_row("tables published", str(len(publication.get("rows", {}))))
     totals.add_row("CSV exports", str(len(summary["exports"])))
-    totals.add_row("warehouse (open read-only)", summary["warehouse"])
+    if summary.get("analysts"):
+        totals.add_row("analysts' warehouse (joinedup sql)", summary["analysts"])
+    totals.add_row("linkage zone (pipeline only)", summary["warehouse"])
     docs = next((e["data_docs"] for e in extracts if e.get("data_docs")), "")
     if docs:
         totals.add_row("validation report (Data Docs)", docs)

@@ -17,7 +17,15 @@ import pytest
 from flows import keys
 from flows.home import Home
 from flows.settings import load_home_settings
+from flows.steps import analyst_places
 from tests.builders.return_home import AS_OF, make_home
+from warehouse.analysts import (
+    IdentifyingDataError,
+    copy_for_analysts,
+    prepare_publication,
+    publish,
+    verify,
+)
 from warehouse.db import connect
 from warehouse.indicators import derive_indicator_events
 from warehouse.marts import build_marts
@@ -30,6 +38,7 @@ IDENTIFYING = {"first_name", "last_name", "middle_names", "preferred_name", "for
                "person_key", "person_ref", "record_id", "alias_first_names", "alias_last_names",
                "person_id"}
 KEY = b"test-only key, not a secret: 0123456789"
+RUN = "20261031T020000000000Z"
 PSEUDONYM = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")
 
 
@@ -43,7 +52,14 @@ def home(tmp_path_factory):
     publish_tables(con, as_of=AS_OF)
     write_pseudonyms(con, KEY)
     con.close()
+    places = analyst_places(Home(root))
+    prepare_publication(root / "warehouse" / "joinedup.duckdb", places, RUN)
+    publish(places, RUN)
     return root
+
+
+def analysts_file(home: Path) -> Path:
+    return Home(home).analysts_file
 
 
 def test_views_are_documented_and_pseudonymous(home):
@@ -57,15 +73,68 @@ def test_views_are_documented_and_pseudonymous(home):
         cols = {r[0] for r in con.execute(f"DESCRIBE analyst.{name}").fetchall()}
         assert not cols & IDENTIFYING, name
     con.close()
+    # the analysts' file has each view as a documented table, and nothing of the linkage zone
+    con = connect(analysts_file(home), read_only=True)
+    tables = dict(con.execute("SELECT schema_name || '.' || table_name, comment "
+                              "FROM duckdb_tables()").fetchall())
+    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
+    con.close()
+    assert {f"analyst.{v}" for v, _c in views} <= set(tables)
+    assert all(tables[f"analyst.{v}"] == c for v, c in views)
+    assert {t.split(".")[0] for t in tables} == {"analyst", "publish", "meta"}
+    assert not columns & IDENTIFYING and "pseudonym" in columns
+    assert verify(analysts_file(home).parent) == []
 
 
 def test_worked_examples_run(home):
+    """Against the analysts' file, as an analyst would run them with `joinedup sql`."""
+    from warehouse.db import connect_sealed
+
     queries = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)
     assert len(queries) >= 6
-    con = connect(home / "warehouse" / "joinedup.duckdb", read_only=True)
+    con = connect_sealed(analysts_file(home))
     for q in queries:
         con.execute(q).fetchall()
     con.close()
+
+
+def test_an_identifying_column_stops_the_analysts_publication(home, tmp_path):
+    """A view added to the analyst schema that shows a name (or linkage's person id) is refused
+    whole: no analysts' file is left to publish."""
+    build = tmp_path / "build.duckdb"
+    build.write_bytes((home / "warehouse" / "joinedup.duckdb").read_bytes())
+    for leak in ("SELECT first_name FROM staging.person_record",
+                 "SELECT person_id AS Person_Id FROM linkage.person"):
+        con = connect(build)
+        con.execute(f"CREATE OR REPLACE VIEW analyst.leak AS {leak}")
+        con.close()
+        target = tmp_path / "analysts.duckdb"
+        with pytest.raises(IdentifyingDataError, match="analyst.leak"):
+            copy_for_analysts(build, target)
+        assert not target.exists()
+
+
+def test_sql_cannot_reach_the_linkage_zone(home):
+    """`joinedup sql` opens the analysts' file alone: the linkage zone's tables are not in it,
+    and neither ATTACH nor a file-reading function can reach the files beside it, even run as
+    the pipeline's own user."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    runner = CliRunner()
+    private = home / "warehouse" / "joinedup.duckdb"
+    inbox_file = next((home / "lake").rglob("*.*"), private)
+    for query in ("SELECT first_name FROM staging.person_record",
+                  "SELECT person_id FROM linkage.person",
+                  "SELECT count(*) FROM mart.publication_cell",
+                  f"ATTACH '{private}' AS p",
+                  f"SELECT * FROM read_text('{inbox_file}')",
+                  "SET enable_external_access = true"):
+        out = runner.invoke(app, ["sql", "--home", str(home), query])
+        assert out.exit_code == 1, (query, out.output)
+        assert "does not exist" in out.output or "disabled" in out.output \
+            or "Cannot change" in out.output, (query, out.output)
 
 
 def test_sql_command_is_read_only(home):
@@ -200,3 +269,40 @@ def test_demo_key_is_generated_private_and_reused(prefect_harness, tmp_path, no_
     # another home gets another key, so another set of pseudonyms
     other, _ = keys.resolve_key(Home(tmp_path / "other"))
     assert other != key and pseudonym(other, "P00000001") != pseudonym(key, "P00000001")
+
+
+def test_file_modes_give_the_analysts_group_its_folder_and_nothing_else(home, tmp_path):
+    """The access model of docs/access.md, read back from the file system: with an analysts'
+    group configured, the home lets the group pass (0710) into `analysts/`, whose folders and
+    files it may read, never write; every other folder and file of the home is the owner's."""
+    import grp
+    import stat
+
+    group = grp.getgrgid(os.getgid()).gr_name
+    other = Home(tmp_path / "home").ensure()
+    build = other.build(RUN)
+    build.write_bytes((home / "warehouse" / "joinedup.duckdb").read_bytes())
+    (other.lake / "ledger.jsonl").write_text("{}\n")
+    places = analyst_places(other)
+    places = type(places)(places.publications, places.current, group)
+    from warehouse.analysts import open_zone
+
+    open_zone(other.analysts, other.root, group)
+    prepare_publication(build, places, RUN)
+    publish(places, RUN)
+    other.ensure()                         # a later run's start keeps the passage open
+    assert stat.S_IMODE(other.root.stat().st_mode) == 0o710
+    shared = 0
+    for path in other.root.rglob("*"):
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if path.is_symlink():
+            continue
+        if other.analysts in (path, *path.parents):
+            assert mode in (0o750, 0o640), (path, oct(mode))
+            assert path.stat().st_gid == os.getgid()
+            shared += 1
+        elif path.is_dir() and path.parent == other.root:
+            assert mode == 0o700, (path, oct(mode))
+    assert shared >= 5
+    with pytest.raises(ValueError, match="no operating-system group named"):
+        open_zone(other.analysts, other.root, "joinedup-no-such-group")

@@ -25,6 +25,15 @@ def connect(path: Path | str = ":memory:", *, read_only: bool = False,
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
+def connect_sealed(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """`path` read-only, with every other file out of reach: no ATTACH, no reading or writing
+    files (read_csv, COPY, glob), and the setting locked so a query cannot lift it. An analyst's
+    SQL then sees the analysts' file and nothing of the linkage zone beside it, even when run
+    as the pipeline's own user."""
+    config = {**CONFIG, "enable_external_access": False, "lock_configuration": True}
+    return duckdb.connect(str(path), read_only=True, config=config)
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
     """First column of the first row; DuckDB 2.0 relations have no fetchone()."""
     rows = con.execute(sql, params or []).fetchall()

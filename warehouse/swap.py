@@ -78,7 +78,7 @@ def _swap_in(build: Path, live: Path) -> Path:
     reached("swap")
     os.replace(staging, live)
     reached("swapped")
-    _fsync_dir(live.parent)
+    fsync_dir(live.parent)
     return live
 
 
@@ -132,11 +132,12 @@ def remove_orphans(builds: Path, live: Path, unfinished: set[str]) -> list[Path]
         staging.unlink()
         removed.append(staging)
     if removed:
-        _fsync_dir(builds)
+        fsync_dir(builds)
     return removed
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in `path` durable (the folder's entry, not only the file)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
