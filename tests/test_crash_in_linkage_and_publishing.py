@@ -43,7 +43,9 @@ from tests.crash_hook import TRACE_MARKER
 KILLS = [
     ("link", ["link-clustering"]),          # candidate pairs scored, people not yet written
     ("derive-write", ["derive-write"]),
-    ("swapped", ["swap", "swapped"]),
+    ("analysts-write", ["analysts-write"]),  # the analysts' file written, its CSVs not yet
+    # the build published, the analysts' publication not yet: the next run puts it right
+    ("swapped", ["swap", "swapped", "analysts-swap"]),
 ]
 
 
@@ -58,9 +60,15 @@ def test_killed_runs_never_touch_the_publication(story):
     for name, seen in story["after_kill"].items():
         assert not seen["live_wal"] and seen["finished"], name
         assert seen["invalid"] == [], (name, seen["invalid"])
+        # the analysts' file and its CSV exports are always one publication's, the baseline's
+        assert seen["analysts_problems"] == [], (name, seen["analysts_problems"])
+        assert seen["analysts_run"] == seen["analysts_file_run"] == baseline_run, name
         if name != "swapped":
             assert seen["sha"] == story["baseline_sha"], name
             assert seen["run_id"] == baseline_run, name
+    # killed with its analysts' file half made: that folder is under a temporary name only
+    assert any(f.startswith(".") for f in story["after_kill"]["analysts-write"]
+               ["analysts_folders"])
     # killed just after the rename: the published file is that run's complete build, with the
     # same tables and ids as the baseline (same archive), and nothing else half done
     swapped = story["after_kill"]["swapped"]
@@ -71,12 +79,14 @@ def test_killed_runs_never_touch_the_publication(story):
     # paused between the staging link and the rename: nothing published yet
     at_swap = story["paused"]["swap"]
     assert at_swap["sha"] == story["baseline_sha"] and len(at_swap["staging"]) == 1
+    # the killed run's analysts' publication was complete, waiting to be shown
+    assert swapped["run_id"] in swapped["analysts_folders"]
 
 
 def test_each_kill_landed_inside_its_step(story):
     seen, printed = story["after_kill"], story["printed"]
     # builds killed mid-write stay beside the published file as orphans until the next run
-    for name in ("link", "derive-write"):
+    for name in ("link", "derive-write", "analysts-write"):
         assert len(seen[name]["builds"]) == 2, (name, seen[name]["builds"])
     # killed inside linkage, its pairs scored: the run never reached the next step
     assert f"{TRACE_MARKER} link-scoring" in printed["link"]
@@ -87,7 +97,7 @@ def test_each_kill_landed_inside_its_step(story):
 def test_next_run_succeeds_and_cleans_orphans(story):
     home: Home = story["home"]
     runs = run_ledger.runs(home)
-    assert [r["status"] for r in runs] == ["published", *["incomplete"] * 2, "published",
+    assert [r["status"] for r in runs] == ["published", *["incomplete"] * 3, "published",
                                            "published"]
     recovered = story["after_kill"]["swapped"]["run_id"]
     assert runs[-2]["run_id"] == recovered
@@ -96,14 +106,21 @@ def test_next_run_succeeds_and_cleans_orphans(story):
     assert set(after["builds"]) == kept          # orphans gone, kept builds stay
     assert after["staging"] == [] and after["partial"] == [] and after["invalid"] == []
     assert run_id_of(story["next"]) == runs[-1]["run_id"]
+    # the analysts see the new publication, whole; half-made folders are gone, the kept
+    # builds' publications stay (the recovered one was shown before the run went on)
+    assert after["analysts_run"] == after["analysts_file_run"] == runs[-1]["run_id"]
+    assert after["analysts_problems"] == []
+    assert set(after["analysts_folders"]) == {b.removesuffix(".duckdb") for b in kept}
+    assert f"the analysts' publication is now that of run {recovered}" in story["next_log"]
 
 
 def test_reader_holding_the_file_all_run_is_never_blocked(story):
     reader = story["reader"]
     assert reader["errors"] == []
     assert reader["queries"] > 20
-    # it kept reading the publication it opened (the old inode), never a half-built one
-    assert reader["seen"] == [run_id_of(story["killed_published"])]
+    # it kept reading the publication it opened (the baseline's analysts' file, held
+    # read-write), never a half-built one, and the run published regardless
+    assert reader["seen"] == [reader["first"]] == [run_id_of(story["baseline"])]
 
 
 def test_same_archive_same_tables_and_ids(story):
@@ -169,9 +186,10 @@ def test_rollback_swaps_kept_builds(story):
     assert run_id_of(home.live) == first and sha256(home.live) == story["baseline_sha"]
     result = runner.invoke(app, ["rollback", "--home", str(home.root)])
     assert result.exit_code != 0                   # nothing older than the first build
+    assert run_id_of(home.analysts_file) == first       # the analysts' publication follows
     result = runner.invoke(app, ["rollback", "--home", str(home.root), "--to", last])
     assert result.exit_code == 0, result.output
-    assert run_id_of(home.live) == last
+    assert run_id_of(home.live) == last == run_id_of(home.analysts_file)
     assert oct(home.live.stat().st_mode & 0o777) == "0o600"
 
 

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -342,6 +343,7 @@ class Run:
     texts: list[str] = field(default_factory=list)
     summary: dict | None = None
     state: object = None
+    analyst_held: list[str] = field(default_factory=list)   # what an analyst's session read
 
 
 @pytest.fixture(scope="module")
@@ -370,14 +372,14 @@ def second_run(first_run, synthetic, tmp_path_factory) -> Run:
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("Invoice No,Amount,Paid On\nINV-001,120.00,03/03/2025\n", encoding="utf-8")
     started = time.perf_counter()
-    with captured_output() as texts:
+    with holding_read_write(home.analysts_file) as held, captured_output() as texts:
         result = CliRunner().invoke(app, ["run", "--home", str(home.root),
                                           "--as-of", synthetic.as_of.isoformat()])
     seconds = time.perf_counter() - started
     texts.append(result.output)
     assert result.exit_code == 0, (result.output, result.exception)
     copy = snapshot(home.live, tmp_path_factory.mktemp("snapshots"), "run2.duckdb")
-    return Run(seconds=seconds, warehouse=copy, texts=texts)
+    return Run(seconds=seconds, warehouse=copy, texts=texts, analyst_held=held)
 
 
 @dataclass
@@ -395,8 +397,31 @@ con = duckdb.connect(sys.argv[1])               # read-write: takes the file's w
 con.execute("SELECT count(*) FROM publish.table9_indicators").fetchall()
 print("holding", flush=True)
 sys.stdin.read()                                # until the test closes our stdin
+print(con.execute("SELECT run_id FROM meta.run").fetchall()[0][0], flush=True)
 con.close()
 """
+
+
+@contextmanager
+def holding_read_write(path: Path):
+    """Another process holds `path` open read-write (DuckDB's default, so a careless analyst's
+    or data team member's session) for the block; yields a list that receives what the holder
+    printed at the end (the run id it was still reading)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    printed: list[str] = []
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield printed
+    finally:
+        holder.stdin.close()
+        try:
+            printed.extend(holder.stdout.read().split())
+            holder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+    assert holder.returncode == 0, printed
 
 
 def _state_of(home: Home) -> dict:
@@ -405,30 +430,22 @@ def _state_of(home: Home) -> dict:
         "publish": publish_content(home.live),
         "run_id": rows(home.live, "SELECT run_id FROM meta.run"),
         "files": warehouse_files(home),
+        "analysts": sorted(str(p.relative_to(home.analysts)) for p in home.analysts.rglob("*")),
     }
 
 
 @pytest.fixture(scope="module")
 def failed_run(second_run, synthetic) -> FailedRun:
-    """A run while someone holds the published warehouse open read-write (e.g. an analyst who
-    opened it without read_only): the link step cannot read yesterday's person ids."""
+    """A run while someone of the data team holds the linkage zone's published file open
+    read-write (an analyst cannot: it is not theirs to open): the link step cannot read
+    yesterday's person ids."""
     home = synthetic.home
     before = _state_of(home)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home.live)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with holding_read_write(home.live):
         started = time.perf_counter()
         with captured_output() as texts:
             state = nightly(home=str(home.root), as_of=synthetic.as_of, return_state=True)
         seconds = time.perf_counter() - started
-    finally:
-        holder.stdin.close()
-        try:
-            holder.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            holder.kill()
-            holder.wait()
     texts.append(str(state.message))
     texts.append(repr(state.result(raise_on_failure=False)))
     return FailedRun(state=state, seconds=seconds, texts=texts, before=before,
@@ -486,7 +503,7 @@ def test_nightly_run_publishes_and_accounts_for_every_row(first_run, synthetic):
 
 
 def test_second_process_reads_published_file_read_only(first_run, synthetic):
-    live = synthetic.home.live
+    live = synthetic.home.analysts_file
     code = ("import json, sys, duckdb\n"
             "con = duckdb.connect(sys.argv[1], read_only=True)\n"
             "print(json.dumps(con.execute('SELECT k, children_at_least_k "
@@ -602,7 +619,7 @@ def test_no_personal_data_in_files_for_people_or_the_audit_trail(first_run, seco
     """Published CSVs, the run and receipt ledgers and the Data Docs pages are read by people who
     must not see a child's details; only the warehouse's linkage zone may hold them."""
     home = synthetic.home
-    files = [*home.exports.rglob("*.csv"), home.lake / "ledger.jsonl", home.lake / "runs.jsonl",
+    files = [*home.analysts.rglob("*.csv"), home.lake / "ledger.jsonl", home.lake / "runs.jsonl",
              *(home.root / "data-docs").rglob("*.html")]
     files = [f for f in files if f.exists()]
     assert any(f.suffix == ".csv" for f in files) and any(f.suffix == ".html" for f in files)
@@ -708,10 +725,56 @@ def test_failed_run_leaves_last_publication_in_place(failed_run, second_run, syn
     assert all(after["publish"][t] for t in PUBLISH_TABLES)
     # no partial build, WAL or staging file left behind
     assert after["files"] == before["files"], (before["files"], after["files"])
+    assert after["analysts"] == before["analysts"]          # nor the analysts' publication
     assert not [f for f in after["files"] if f.endswith((".wal", ".tmp"))]
     log = "\n".join(failed_run.texts)
     assert "loaded " in log                    # it got as far as loading into its own build
     assert "the published warehouse is unchanged" in log
+
+
+# ------------------------------------------- 6. analysts: their own file, and never a child
+
+
+def test_the_analysts_file_holds_no_identifying_column_or_value(second_run, synthetic):
+    """Every value of every table in the file analysts open, checked against the inbox's own
+    names, dates of birth, postcodes, addresses and NHS numbers; and linkage's person ids and
+    the suppliers' record ids are not in it either."""
+    home = synthetic.home
+    con = connect(home.analysts_file, read_only=True)
+    try:
+        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                             "ORDER BY ALL").fetchall()
+        columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns()")
+                   .fetchall()}
+        texts = [json.dumps(con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall(),
+                            default=str) for schema, table in tables]
+    finally:
+        con.close()
+    assert {s for s, _t in tables} == {"analyst", "publish", "meta"}
+    assert sum(len(t) for t in texts) > 100_000            # the scan had plenty to read
+    assert not columns & {"first_name", "last_name", "dob", "postcode", "address", "upn",
+                          "nhs_number", "record_key", "person_id", "person_ref"}
+    # the marts carry event dates inside the period, which a baby's date of birth can equal
+    start, end = reporting_period(synthetic.as_of)
+    in_period = {(start + timedelta(days=d)).isoformat() for d in range((end - start).days + 1)}
+    hits = personal_hits(texts, synthetic.identifiers - in_period)
+    assert not hits, f"{len(hits)} personal values in the analysts' file, e.g. {hits[:5]}"
+    internal = {p for (p,) in rows(second_run.warehouse, "SELECT person_id FROM linkage.person")}
+    keys = {k.split(":", 1)[1] for (k,) in rows(second_run.warehouse,
+                                               "SELECT record_key FROM linkage.person")}
+    words = set(re.findall(r"[A-Za-z0-9-]+", "\n".join(texts)))
+    assert len(internal) > 100 and not words & internal
+    assert not words & {k for k in keys if len(k) >= 6}
+
+
+def test_a_run_publishes_while_an_analyst_holds_their_file_read_write(second_run, synthetic):
+    """The run never opens the analysts' file: the second run published while an analyst's
+    session held it read-write, and that session kept reading the publication it opened."""
+    home = synthetic.home
+    published = rows(home.live, "SELECT run_id FROM meta.run")[0][0]
+    assert rows(home.analysts_file, "SELECT run_id FROM meta.run")[0][0] == published
+    assert second_run.analyst_held and second_run.analyst_held[-1] != published
+    assert (home.analysts_current / "exports" / "table9_indicators.csv").is_file()
 
 
 # ------------------------------------------------------------------ 7. stable person ids

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import shutil
@@ -24,19 +25,22 @@ from pathlib import Path
 from flows import run_ledger
 from flows.home import Home
 from flows.nightly import nightly
+from flows.steps import analyst_places
 from sources.archive import Ledger
 from sources.synth import generate
 from tests.crash_hook import PAUSE_ENV, PAUSE_MARKER, RESUME_ENV
+from warehouse.analysts import current_run, verify
 from warehouse.db import connect
 
 AS_OF = date(2026, 10, 31)
 CHILDREN = 300
 REPO = Path(__file__).resolve().parents[2]
 
-# an analyst's process: holds the published file open read-only and queries it until told to stop
+# an analyst's process: holds their published file open (read-write, as a careless session
+# would) and queries it until told to stop
 READER = """
 import json, sys, threading, time, duckdb
-con = duckdb.connect(sys.argv[1], read_only=True)
+con = duckdb.connect(sys.argv[1])       # read-write, DuckDB's default: holds the file's lock
 first = con.execute("SELECT run_id FROM meta.run").fetchall()[0][0]
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
@@ -183,7 +187,13 @@ def crash_state(home: Home) -> dict:
     whether both ledgers still read."""
     raw = home.raw
     archived = [p for p in raw.rglob("*") if p.is_file()]
+    places = analyst_places(home)
     return {
+        # the analysts' publication: which run, and whether its file and CSVs are that run's
+        "analysts_run": current_run(places),
+        "analysts_file_run": run_id_of(home.analysts_file),
+        "analysts_problems": verify(home.analysts_current.resolve()),
+        "analysts_folders": sorted(p.name for p in home.publications.iterdir()),
         "sha": sha256(home.live), "run_id": run_id_of(home.live),
         "finished": query(home.live, "SELECT finished_at IS NOT NULL FROM meta.run")[0][0],
         "live_wal": home.live.with_name(home.live.name + ".wal").exists(),
@@ -207,7 +217,8 @@ def crash_story(root: Path, snaps: Path, kills: list[tuple[str, list[str]]],
                 before_kill=None, reader: bool = False) -> dict:
     """Publish a baseline, then kill `joinedup run` at each of `kills` in turn (name, points to
     pause at in order: SIGKILL at the last; `before_kill(name)` runs first), then run once more,
-    with an analyst's process reading the published file all the while when `reader` is set."""
+    with an analyst's process holding their file open and reading it all the while when `reader`
+    is set."""
     home = Home(root)
     generate(home.inbox, home.truth_records, home.population, children=CHILDREN, seed=11,
              as_of=AS_OF)
@@ -234,14 +245,24 @@ def crash_story(root: Path, snaps: Path, kills: list[tuple[str, list[str]]],
         launcher.close()
     out["killed_published"] = shutil.copyfile(home.live, snaps / "killed-published.duckdb")
 
-    proc = subprocess.Popen([sys.executable, "-c", READER, str(home.live)],
+    proc = subprocess.Popen([sys.executable, "-c", READER, str(home.analysts_file)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True) if reader else None
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    product = logging.getLogger("joinedup")
+    level = product.level
+    product.addHandler(handler)
+    product.setLevel(logging.INFO)
     try:
         if proc:
             assert proc.stdout.readline().strip() == "reading"
         state = nightly(home=str(root), as_of=AS_OF, return_state=True)
     finally:
+        product.removeHandler(handler)
+        product.setLevel(level)
+        out["next_log"] = "\n".join(messages)
         if proc:
             proc.stdin.close()
             printed = proc.stdout.read()
