@@ -1,5 +1,5 @@
 """Rollback and rebuild without the command line: which build is chosen, what is refused, what
-the run ledger records. Builds here are stand-in files, not warehouses."""
+the run ledger records. Builds here are empty warehouses, each naming its run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 from flows import run_ledger
 from flows.home import Home
 from flows.recovery import RecoveryError, rebuild, rollback
-from warehouse import swap
+from flows.steps import prepare_analysts, publish
+from warehouse.build import RunRecord, create_build
+from warehouse.db import connect
 
 RUNS = ["20260101T000000000000Z", "20260102T000000000000Z", "20260103T000000000000Z"]
 
@@ -20,20 +22,34 @@ def _published_home(tmp_path) -> Home:
     for run_id in RUNS:
         run_ledger.append(home, {"event": "started", "run_id": run_id, "as_of": "2026-10-31",
                                  "run_date": "2026-11-02"})
-        home.build(run_id).write_bytes(run_id.encode())
-        swap.publish_build(home.build(run_id), home.live)
+        create_build(home.build(run_id), RunRecord(
+            run_id=run_id, code_version="test", as_of=date(2026, 10, 31),
+            period_start=date(2025, 11, 1), period_end=date(2026, 10, 31), settings_json="{}"))
+        prepare_analysts(home.build(run_id), home, run_id=run_id)
+        publish(home, home.build(run_id), run_id=run_id)
         run_ledger.append(home, {"event": "finished", "run_id": run_id, "status": "published",
                                  "extracts": [{"rows_in": 5, "rows_loaded": 4,
                                                "rows_quarantined": 1}] * 2})
     return home
 
 
+def published_runs(home: Home) -> tuple[str, str]:
+    """The run of the published build and of the analysts' file."""
+    found = []
+    for path in (home.live, home.analysts_file):
+        con = connect(path, read_only=True)
+        found.append(con.execute("SELECT run_id FROM meta.run").fetchall()[0][0])
+        con.close()
+    return tuple(found)
+
+
 def test_rollback_steps_back_and_to_a_named_build(tmp_path):
     home = _published_home(tmp_path)
     done = rollback(home)
     assert (done.published, done.previous) == (RUNS[1], RUNS[2])
-    assert home.live.read_bytes() == RUNS[1].encode()
+    assert published_runs(home) == (RUNS[1], RUNS[1])   # the analysts' publication follows
     assert rollback(home, RUNS[2]).published == RUNS[2]
+    assert published_runs(home) == (RUNS[2], RUNS[2])
     events = [e for e in run_ledger.entries(home) if e["event"] == "rollback"]
     assert [(e["run_id"], e["from_run_id"]) for e in events] == [(RUNS[1], RUNS[2]),
                                                                   (RUNS[2], RUNS[1])]
