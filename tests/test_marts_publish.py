@@ -200,6 +200,32 @@ def test_tables_8_and_9_without_suppression():
     assert "SCHOOL_ABSENCE" in t8[0]["datasets_not_available"]
 
 
+def test_indicator_drivers_show_what_each_table9_row_is_made_of():
+    """Per indicator, its children by their number of indicators in all: K1 (6 indicators) is
+    in six indicators' "3+" rows, K4 (2) in two "2" rows, K2 and K3 (1 each) in one "1" row;
+    the rows add up to Table 9 exactly as the equations tied into the suppression say."""
+    con = new_warehouse()
+    build_cohort(con)
+    run_all(con, NO_SUPPRESSION)
+    rows = published(con, "indicator_drivers")
+    assert {r["k_label"] for r in rows} == {"1", "2", "3+"}
+    by = {(r["indicator"], r["k"]): r for r in rows}
+    t9 = {int(r["k"]): r for r in published(con, "table9_indicators")}
+    exactly = {k: sum(int(r["children_exactly_k"]) for (_i, kk), r in by.items() if kk == k)
+               for k in (1, 2, 3)}
+    assert exactly == {1: 2, 2: 2, 3: 6}
+    for k in (1, 2):
+        assert exactly[k] == k * int(t9[k]["children_exactly_k"])
+    assert by[("I04", 1)]["children_exactly_k"] == "1"
+    assert by[("I06F", 2)]["children_exactly_k"] == "1"
+    assert by[("I06F", 1)]["pct_of_children_at_least_k"] == "25.0"     # 1 of 4
+    breakdown = {r["indicator"]: r["children"] for r in published(con, "indicator_breakdown")
+                 if (r["age_band"], r["sex"], r["ethnicity_group"]) == ("All",) * 3}
+    for (code, k), r in by.items():
+        if k == 1:
+            assert r["children_at_least_k"] == breakdown[code], code
+
+
 def test_breakdown_margins_add_up_before_suppression():
     con = new_warehouse()
     build_cohort(con)
@@ -328,7 +354,8 @@ def test_export_csv(tmp_path):
     paths = export_csv(con, tmp_path / "out")
     names = sorted(p.name for p in paths)
     assert names == ["data_completeness.csv", "feed_overlap.csv", "indicator_breakdown.csv",
-                     "indicator_status.csv", "linkage_summary.csv", "missing_episodes.csv",
+                     "indicator_drivers.csv", "indicator_status.csv", "linkage_summary.csv",
+                     "missing_episodes.csv",
                      "table8_datasets.csv", "table9_indicators.csv"]
     with (tmp_path / "out" / "indicator_breakdown.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))

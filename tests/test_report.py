@@ -129,10 +129,23 @@ def test_report_frames_the_headline_and_draws_partial_quarters_apart():
         "period_start quarter measure measure_label value comparable note",
         *[(start, q, "children_at_least_1_indicators", "1 or more", v, c, "")
           for start, q, v, c in quarters])
+    tables["indicator_drivers"] = _table(
+        "indicator indicator_label k children_at_least_k pct_of_children_at_least_k",
+        ("I19", "Persistent absence", 1, "916", "85.4"), ("I17", "Missing", 1, "12", "1.1"),
+        ("I15", "Rape", 1, "c", "c"), ("I14", "Rape", 1, "0", "0.0"),
+        ("I17", "Missing", 2, "30", "62.5"), ("I19", "Persistent absence", 2, "41", "85.4"),
+        ("I17", "Missing", 3, "c", "c"), ("I19", "Persistent absence", 3, "8", "88.9"))
     out = render_report("2026Q3", p, [("Partnership", "Kestrelford")], tables)
     assert re.findall(r'<div class="tile"><div class="v">(.*?)</div>', out) == [
         "1,072", "48", "9"]
     head = out[out.index('id="headline"'):out.index('id="contributions"')]
+    # under each tile, the indicators most of its children present with, largest first
+    # (suppressed and zero rows are not named)
+    tiles = head[:head.index('class="note caveats"')].split('<div class="tile">')[1:]
+    drivers = [re.findall(r"<li>(.*?)</li>", tile) for tile in tiles]
+    assert drivers == [["I19 Persistent absence: 916 (85.4%)", "I17 Missing: 12 (1.1%)"],
+                       ["I19 Persistent absence: 41 (85.4%)", "I17 Missing: 30 (62.5%)"],
+                       ["I19 Persistent absence: 8 (88.9%)"]]
     assert "Police: the latest extract is late" in head
     assert "Not available this quarter (not a zero): I04 Referred on the grounds of CSE" in head
     assert "I19 (Persistent absence) are counted by school term" in head

@@ -231,11 +231,14 @@ def _children(con, s: Settings, period_start: date, period_end: date):
         [period_start, period_end],
     ).fetchall()
     by_indicator: dict[str, list[tuple[str, str, str]]] = {}
+    n_indicators = {r[0]: r[5] for r in profile}
+    drivers: dict[str, list[int]] = {}
     for person_id, indicator in hits:
         if person_id not in demog:
             raise SettingsError("mart.child_indicator has a child missing from child_profile")
         by_indicator.setdefault(indicator, []).append(demog[person_id])
-    return profile, demog, by_indicator
+        drivers.setdefault(indicator, []).append(n_indicators[person_id])
+    return profile, demog, by_indicator, drivers
 
 
 # ---------------------------------------------------------------- publish
@@ -281,6 +284,53 @@ def build_cell_system(
     return system
 
 
+def driver_cells(s: Settings, drivers: dict[str, list[int]], available: Sequence[str]) -> CellTable:
+    """Which indicators the headline's rows are made of: for each indicator, its children by how
+    many indicators they present with (Table 9's rows, one indicator at a time).
+
+    Tied to the rest of the publication as an attacker would tie them: an indicator's children
+    with at least one are its breakdown total, and a child with exactly k indicators is in
+    exactly k indicators' rows (for k below the table's open top row), so that the children
+    with exactly k of Table 9 add up, k times over, from these rows."""
+    top = int(s.publication["table9_drivers"]["top_k"])
+    all_label = str(s.publication["all_label"])
+    system = CellTable([], [])
+    for code in available:
+        system.extend(count_table_cells(f"drivers|{code}", drivers.get(code, []), top))
+        system.equations.append(Equation.equal(
+            f"drivers|{code}|ge|1", "|".join(["breakdown", code, all_label, all_label,
+                                              all_label])))
+    t9_top = int(s.publication["table9"]["top_k"])
+    for k in range(1, min(top, t9_top)):
+        if available:
+            system.equations.append(Equation(((f"t9|ex|{k}", -k), *(
+                (f"drivers|{code}|ex|{k}", 1) for code in available))))
+    return system
+
+
+def driver_rows(s: Settings, cells: dict[str, Cell], available: Sequence[str]) -> list[dict]:
+    top = int(s.publication["table9_drivers"]["top_k"])
+    na = str(s.publication["disclosure"]["not_applicable"])
+    rows = []
+    for code in available:
+        indicator = s.indicators[code]
+        for k in range(1, top + 1):
+            ge, ex = cells[f"drivers|{code}|ge|{k}"], cells[f"drivers|{code}|ex|{k}"]
+            rows.append({
+                "indicator": code, "indicator_label": indicator.label,
+                "dataset": indicator.dataset, "k": k,
+                "k_label": f"{k}+" if k == top else str(k),
+                "children_at_least_k": render(ge, s.symbol),
+                "children_exactly_k": render(ex, s.symbol),
+                "pct_of_children_at_least_k": render_percent(ge, cells[f"t9|ge|{k}"], s.symbol,
+                                                             na)})
+    return rows
+
+
+DRIVER_COLUMNS = ["indicator", "indicator_label", "dataset", "k", "k_label",
+                  "children_at_least_k", "children_exactly_k", "pct_of_children_at_least_k"]
+
+
 @dataclass
 class PeriodSystem:
     """A period's cells and equations (every published table together) with what rendering
@@ -299,9 +349,10 @@ def period_system(con: duckdb.DuckDBPyConnection, s: Settings,
     """All the cells of the period's publication, before suppression."""
     ensure_publish_tables(con)
     statuses = _statuses(con, s, *period)
-    profile, demog, by_indicator = _children(con, s, *period)
+    profile, demog, by_indicator, drivers = _children(con, s, *period)
     available = [c for c in s.indicators if statuses[c]["status"] != "not_available"]
     system = build_cell_system(s, profile, by_indicator, demog, available)
+    system.extend(driver_cells(s, drivers, available))
     estimate = population_estimate(s)
     population = None if estimate is None else estimate.total(*rate_ages(s))
     extra = build_extra_tables(con, s, period, population)
@@ -377,6 +428,8 @@ def publish_tables(
     breakdown = _breakdown_rows(s, cells, statuses, any_available=bool(available),
                                 population=estimate)
     _replace(con, "publish.indicator_breakdown", BREAKDOWN_COLUMNS, breakdown, period)
+    drivers = driver_rows(s, cells, available)
+    _replace(con, "publish.indicator_drivers", DRIVER_COLUMNS, drivers, period)
     status_rows = [
         {"feed": i.feed, "indicator": i.code, "inquiry_number": i.inquiry,
          "indicator_label": i.label, "dataset": i.dataset,
@@ -410,7 +463,8 @@ def publish_tables(
             if c.suppressed and c.id.startswith("linkage|") and c.id.endswith("|records")),
         "indicators_not_available": indicators_na,
         "rows": {"table8_datasets": len(t8), "table9_indicators": len(t9),
-                 "indicator_breakdown": len(breakdown), "indicator_status": len(status_rows),
+                 "indicator_breakdown": len(breakdown), "indicator_drivers": len(drivers),
+                 "indicator_status": len(status_rows),
                  **{table.split(".")[1]: len(rows) for table, (_c, rows) in extra_tables.items()}},
         "population": ps.population,
         "population_year": None if estimate is None else estimate.year,

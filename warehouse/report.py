@@ -299,9 +299,27 @@ def _headline(tables: dict, s: Settings, period: tuple[date, date]) -> dict:
         value = by_k[k]["children_at_least_k"]
         share = _share(value, total) if k > 1 else None
         tiles.append({"value": _thousands(value), "label": _text("headline", "tile").format(k=k),
-                      "share": _text("headline", "share").format(pct=share) if share else ""})
+                      "share": _text("headline", "share").format(pct=share) if share else "",
+                      "drivers": _drivers(tables, k)})
     return {"heading": _text("headline", "heading"), "intro": _text("headline", "intro"),
+            "drivers_label": _text("headline", "drivers"),
             "tiles": tiles, "caveats": _caveats(tables, s, period)}
+
+
+def _drivers(tables: dict, k: int) -> list[str]:
+    """The indicators most of a headline row's children present with (publish.indicator_drivers:
+    the row's "k or more" children who have each indicator), largest first; the row beyond the
+    table's last ("3+") reads that last row."""
+    if "indicator_drivers" not in tables:
+        return []
+    _c, rows = _rows(tables, "indicator_drivers")
+    top_k = max((int(r["k"]) for r in rows), default=0)
+    rows = [r for r in rows if int(r["k"]) == min(k, top_k) and _int(r["children_at_least_k"])]
+    rows.sort(key=lambda r: (-_int(r["children_at_least_k"]), r["indicator"]))
+    return [_text("headline", "driver").format(
+                code=r["indicator"], label=r["indicator_label"],
+                value=_thousands(r["children_at_least_k"]), pct=r["pct_of_children_at_least_k"])
+            for r in rows[:int(words()["headline"]["drivers_shown"])]]
 
 
 def _contributions(tables: dict, totals: list[dict]) -> dict:
@@ -391,7 +409,8 @@ def _per_feed_charts(rows: list[dict], title: str, label: str, value: str,
 
 
 def _sections(tables: dict) -> list[dict]:
-    """The sections after the indicators: missing episodes, overlap, linkage, completeness."""
+    """The sections after the indicators: what Table 9's rows are made of, missing episodes,
+    overlap, linkage, completeness."""
     _c, missing = _rows(tables, "missing_episodes")
     _c, overlap = _rows(tables, "feed_overlap")
     _c, completeness = _rows(tables, "data_completeness")
@@ -409,6 +428,7 @@ def _sections(tables: dict) -> list[dict]:
     return [{"heading": heading, "charts": charts.get(table, []),
              **_table(tables[table][0], tables[table][1], PERIOD_COLUMNS)}
             for table, heading in (
+                ("indicator_drivers", "Which indicators Table 9's rows are made of"),
                 ("missing_episodes", "Missing episodes and return interviews"),
                 ("feed_overlap", "Overlap of children between agencies"),
                 ("linkage_summary", "Linkage summary per feed"),

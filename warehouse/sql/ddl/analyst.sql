@@ -38,6 +38,8 @@ CREATE OR REPLACE VIEW analyst.published_table8 AS SELECT * FROM publish.table8_
 COMMENT ON VIEW analyst.published_table8 IS 'Published Table 8 (suppressed text): children presenting in k data sets.';
 CREATE OR REPLACE VIEW analyst.published_table9 AS SELECT * FROM publish.table9_indicators;
 COMMENT ON VIEW analyst.published_table9 IS 'Published Table 9 (suppressed text): children presenting with k indicators.';
+CREATE OR REPLACE VIEW analyst.published_drivers AS SELECT * FROM publish.indicator_drivers;
+COMMENT ON VIEW analyst.published_drivers IS 'Published (suppressed text): each indicator''s children with k or more / exactly k indicators in all, and their share of Table 9''s row: which indicators each row is made of.';
 CREATE OR REPLACE VIEW analyst.published_breakdown AS SELECT * FROM publish.indicator_breakdown;
 COMMENT ON VIEW analyst.published_breakdown IS 'Published breakdown (suppressed text) by indicator x age band x sex x ethnic group, with All margins.';
 CREATE OR REPLACE VIEW analyst.published_missing AS SELECT * FROM publish.missing_episodes;

@@ -28,6 +28,22 @@ CREATE TABLE IF NOT EXISTS publish.table9_indicators (
     indicators_not_available VARCHAR NOT NULL
 );
 
+-- Which indicators Table 9's rows are made of: for each indicator, the children presenting with
+-- it and with at least k / exactly k indicators in all (k up to table9_drivers.top_k, the last
+-- row open, "3+"), and their share of Table 9's children with at least k.
+CREATE TABLE IF NOT EXISTS publish.indicator_drivers (
+    period_start          DATE NOT NULL,
+    period_end            DATE NOT NULL,
+    indicator             VARCHAR NOT NULL,
+    indicator_label       VARCHAR NOT NULL,
+    dataset               VARCHAR NOT NULL,
+    k                     INTEGER NOT NULL,
+    k_label               VARCHAR NOT NULL,
+    children_at_least_k   VARCHAR NOT NULL,
+    children_exactly_k    VARCHAR NOT NULL,
+    pct_of_children_at_least_k VARCHAR NOT NULL   -- of Table 9's children with at least k
+);
+
 CREATE TABLE IF NOT EXISTS publish.indicator_breakdown (
     period_start          DATE NOT NULL,
     period_end            DATE NOT NULL,
