@@ -363,3 +363,26 @@ def test_published_history_is_kept_and_read_back_by_period():
     assert nested.same_period == {} and len(nested.overlapping) == 2
     later = read_history(con, q3)                                  # disjoint: no relation
     assert later.same_period == {} and later.overlapping == []
+
+
+def test_a_cell_never_printed_is_at_least_zero_and_protected_only_when_small():
+    """A total of 7 split in three parts: printed as `c`, each part is known to be at least 1,
+    so no part can have a range of 5 without hiding the total; never printed (an indicator too
+    small for the drivers table), the parts may be 0 and the total stays printed. A large
+    unprinted cell that the equations fix (the split's own total) is no disclosure."""
+    parts = {"a": 2, "b": 4, "c": 1}
+    eqs = [Equation.total("T", list(parts)), Equation.equal("T2", "T")]
+    printed = [Cell("T", 7, level=1, headline=True), Cell("T2", 7, level=1),
+               *(Cell(k, v) for k, v in parts.items())]
+    shown = suppress(printed, eqs, 5, width=5, costs=Costs())
+    assert shown["T"].suppressed                         # no other pattern protects the parts
+    unprinted = [printed[0], replace(printed[1], printed=False),
+                 *(replace(c, printed=False) for c in printed[2:])]
+    cells = suppress(unprinted, eqs, 5, width=5, costs=Costs())
+    assert not cells["T"].suppressed and cells["T2"].reason == "unprinted"
+    assert {cells[k].reason for k in parts} == {"primary"}         # small: protected
+    assert check_disclosure(cells, eqs, 5, width=5) == []
+    # with a floor of 1 (printed as c), the same pattern narrows the parts and is refused
+    as_c = {k: replace(c, printed=True) for k, c in cells.items()}
+    assert any("narrow" in p or "derivable" in p for p in check_disclosure(as_c, eqs, 5,
+                                                                           width=5))

@@ -206,7 +206,8 @@ def test_indicator_drivers_show_what_each_table9_row_is_made_of():
     the rows add up to Table 9 exactly as the equations tied into the suppression say."""
     con = new_warehouse()
     build_cohort(con)
-    run_all(con, NO_SUPPRESSION)
+    run_all(con, {"publication": {"disclosure": {"threshold": 1},
+                                  "table9_drivers": {"min_children": 1}}})
     rows = published(con, "indicator_drivers")
     assert {r["k_label"] for r in rows} == {"1", "2", "3+"}
     by = {(r["indicator"], r["k"]): r for r in rows}
@@ -264,9 +265,11 @@ def test_published_cells_are_suppressed_text():
     na = [r for r in breakdown if r["indicator"] == "I19"]
     assert na and {r["children"] for r in na} == {":"}
     assert {r["indicator_status"] for r in na} == {"not_available"}
-    cells = con.execute("SELECT value, suppressed FROM mart.publication_cell").fetchall()
-    assert all(s for v, s in cells if is_primary(v, 5))
-    assert not any(s for v, s in cells if v == 0)
+    cells = con.execute("SELECT value, suppressed, printed FROM mart.publication_cell"
+                        ).fetchall()
+    assert all(s for v, s, _p in cells if is_primary(v, 5))
+    assert not any(s for v, s, p in cells if v == 0 and p)      # a printed zero is shown
+    assert all(s for _v, s, p in cells if not p)          # a cell never printed is hidden
     types = {r[1] for r in con.execute("DESCRIBE publish.indicator_breakdown").fetchall()
              if r[0] == "children"}
     assert types == {"VARCHAR"}

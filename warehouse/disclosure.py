@@ -59,6 +59,21 @@ class Cell:
     reason: str | None = None   # "primary" / "secondary" / "history"
     published: int | None = None  # the number printed once rounding is applied (None: value)
     headline: bool = False
+    # False: a cell no table prints (never a number, never the symbol) that the equations tie
+    # to printed ones. Being always hidden, it must only be protected when small, and a reader
+    # cannot know it is at least 1, as they know of a printed `c`.
+    printed: bool = True
+
+    @property
+    def floor(self) -> int:
+        """The least value a reader knows a hidden cell has: 1 for a printed `c` (zeros are
+        printed), 0 for a cell that is never printed."""
+        return 1 if self.printed else 0
+
+    def needs_protection(self, threshold: int) -> bool:
+        """Whether a hidden cell must keep a range of the protection width: every printed `c`,
+        and an unprinted cell only when it is small itself."""
+        return self.printed or is_primary(self.value, threshold)
 
     @property
     def shown(self) -> int:
@@ -239,25 +254,27 @@ def check_disclosure(
         if sum(coef * table[c].value for c, coef in eq.terms) != 0:
             problems.append(f"equation {n} does not hold for the table's values")
     for cid, cell in table.items():
-        if is_primary(cell.value, threshold) and not cell.suppressed:
+        if is_primary(cell.value, threshold) and not cell.suppressed and cell.printed:
             problems.append(f"cell {cid} is below the threshold and not suppressed")
-        if cell.suppressed and cell.value <= 0:
+        if cell.suppressed and cell.value <= 0 and cell.printed:
             problems.append(f"cell {cid} is a zero but suppressed (readers take a "
                             "suppressed count for at least 1)")
     public = {c for c, vals in (known or {}).items() if c in table and table[c].value in vals}
-    hidden = {c for c, cell in table.items() if cell.suppressed and c not in public}
+    hidden = {c for c, cell in table.items()
+              if (cell.suppressed or not cell.printed) and c not in public}
     for cid in sorted(c for c, cell in table.items() if cell.suppressed and c in public):
         problems.append(f"cell {cid} is suppressed but an earlier publication printed it")
-    derivable = set(derivable_cells(hidden, equations))
+    protected = {c for c in hidden if table[c].needs_protection(threshold)}
+    derivable = set(derivable_cells(hidden, equations)) & protected
     for cid in sorted(derivable):
         problems.append(f"cell {cid} is suppressed but derivable from published cells")
     for cid, (low, high) in protection_ranges(table, equations, hidden, width).items():
-        if cid not in derivable and high - low < width - 1e-6:
+        if cid in protected and cid not in derivable and high - low < width - 1e-6:
             problems.append(f"cell {cid} is suppressed but the published cells narrow it "
                             f"to a range of width {high - low:g} (protection width {width})")
     base = rounding_base(rounding)
     for cid, cell in table.items():
-        if cell.suppressed:
+        if cell.suppressed or not cell.printed:
             continue
         if cell.shown != round_count(cell.value, base):
             problems.append(f"cell {cid} is not published as the {rounding} rounding of its value")
@@ -275,7 +292,8 @@ def protection_ranges(
     table: Mapping[str, Cell], equations: Sequence[Equation], hidden: set[str], width: int
 ) -> dict[str, tuple[float, float]]:
     """For each hidden cell, (lowest, highest) value the printed cells allow, as an attacker
-    computes it: the equations with every printed count substituted, each hidden count >= 1.
+    computes it: the equations with every printed count substituted, each hidden count at least
+    its floor (1 for a printed `c`, 0 for a cell never printed).
 
     Each linear programme's solution is a table consistent with what is printed, so it also
     widens the known range of every other cell; a cell whose known range is already `width`
@@ -286,15 +304,16 @@ def protection_ranges(
     for cols, eqs in components(hidden, equations):
         if not eqs:
             for c in cols:
-                out[c] = (1.0, np.inf)
+                out[c] = (float(table[c].floor), np.inf)
             continue
         index, a, b = component_system(cols, eqs, table)
         seen_low = np.array([float(table[c].value) for c in cols])
         seen_high = seen_low.copy()
-        bounds = [(1, None)] * len(cols)
+        floors = [float(table[c].floor) for c in cols]
+        bounds = [(f, None) for f in floors]
         # tables pushing every cell not yet proven up (then down) at once, at most `width` from
         # the true one (so the programme is bounded): one solve often proves many cells
-        capped = [(max(1.0, v - width), v + width) for v in seen_low]
+        capped = [(max(f, v - width), v + width) for f, v in zip(floors, seen_low, strict=True)]
         for _round in range(len(cols)):
             before = int(((seen_high - seen_low) >= width - 1e-6).sum())
             for sign in (-1.0, 1.0):

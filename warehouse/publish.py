@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -292,11 +292,17 @@ def driver_cells(s: Settings, drivers: dict[str, list[int]], available: Sequence
     with at least one are its breakdown total, and a child with exactly k indicators is in
     exactly k indicators' rows (for k below the table's open top row), so that the children
     with exactly k of Table 9 add up, k times over, from these rows."""
-    top = int(s.publication["table9_drivers"]["top_k"])
+    spec = s.publication["table9_drivers"]
+    top, smallest = int(spec["top_k"]), int(spec["min_children"])
     all_label = str(s.publication["all_label"])
     system = CellTable([], [])
     for code in available:
-        system.extend(count_table_cells(f"drivers|{code}", drivers.get(code, []), top))
+        rows = count_table_cells(f"drivers|{code}", drivers.get(code, []), top)
+        if len(drivers.get(code, [])) < smallest:
+            # too few children to split (each part of a small total would be too narrowly
+            # bounded): not printed, but still tied to the indicators that are
+            rows.cells[:] = [replace(c, printed=False) for c in rows.cells]
+        system.extend(rows)
         system.equations.append(Equation.equal(
             f"drivers|{code}|ge|1", "|".join(["breakdown", code, all_label, all_label,
                                               all_label])))
@@ -313,6 +319,8 @@ def driver_rows(s: Settings, cells: dict[str, Cell], available: Sequence[str]) -
     na = str(s.publication["disclosure"]["not_applicable"])
     rows = []
     for code in available:
+        if not cells[f"drivers|{code}|ge|1"].printed:
+            continue
         indicator = s.indicators[code]
         for k in range(1, top + 1):
             ge, ex = cells[f"drivers|{code}|ge|{k}"], cells[f"drivers|{code}|ex|{k}"]
@@ -444,17 +452,17 @@ def publish_tables(
         _replace(con, table, columns, rows, period)
     cell_rows = [
         {"cell_id": c.id, "value": c.value, "level": c.level, "suppressed": c.suppressed,
-         "reason": c.reason}
+         "reason": c.reason, "printed": c.printed}
         for c in cells.values()
     ]
     _replace(con, "mart.publication_cell",
-             ["cell_id", "value", "level", "suppressed", "reason"], cell_rows, period)
+             ["cell_id", "value", "level", "suppressed", "reason", "printed"], cell_rows, period)
     record_publication(con, period, cells)
 
     summary = {
         "period": period_label(*period),
         "cells": len(cells),
-        "primary_suppressed": sum(c.reason == "primary" for c in cells.values()),
+        "primary_suppressed": sum(c.reason == "primary" and c.printed for c in cells.values()),
         "secondary_suppressed": sum(c.reason == "secondary" for c in cells.values()),
         "history_suppressed": sum(c.reason == "history" for c in cells.values()),
         # feeds whose record count the tables hide: the cover must not print it another way

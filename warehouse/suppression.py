@@ -30,7 +30,7 @@ solved apart. `warehouse.disclosure.check_disclosure` proves the result again, i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -108,17 +108,22 @@ def suppress(
     for cid, c in base.items():
         if is_primary(c.value, threshold):
             out[cid] = replace(c, suppressed=True, reason="primary")
+        elif not c.printed:
+            out[cid] = replace(c, suppressed=True, reason="unprinted")
         elif cid in forced and c.value > 0:
             out[cid] = replace(c, suppressed=True, reason=forced[cid])
         else:
             out[cid] = replace(c, suppressed=False, reason=None)
     must = {cid for cid, c in out.items() if c.suppressed}
-    if width <= 0 or not must:
+    # never printed and not small: hidden, but nothing to protect
+    exempt = {cid for cid in must if not base[cid].needs_protection(threshold)}
+    if width <= 0 or not must - exempt:
         return out
     for cols, eqs in components(set(base), equations):
-        if not eqs or not must.intersection(cols):
+        if not eqs or not (must - exempt).intersection(cols):
             continue            # in no equation, or nothing to protect: nothing to add
-        chosen = _solve_component(cols, eqs, base, must, known, width, costs, time_limit)
+        chosen = _solve_component(cols, eqs, base, must, known, width, costs, time_limit,
+                                  exempt)
         for cid in chosen - must:
             out[cid] = replace(out[cid], suppressed=True, reason="secondary")
     return out
@@ -168,17 +173,18 @@ class _Master:
         return {self.cols[j] for j in range(n) if res.x[j] > 0.5}
 
 
-def _solve_component(cols, eqs, cells, must, known, width, costs, time_limit) -> set[str]:
+def _solve_component(cols, eqs, cells, must, known, width, costs, time_limit,
+                     exempt=frozenset()) -> set[str]:
     master = _Master(cols, cells, must, known, costs)
     for eq in eqs:
         for cid, coef in eq.terms:
-            if master.upper[master.index[cid]] > 0:
+            if master.upper[master.index[cid]] > 0 and cid not in exempt:
                 for row in _equation_rows(cid, coef, eq, cells, width, master.index):
                     master.at_least(row, 0.0)
     witnesses: list[dict[str, float]] = []
     for rounds in range(1, _MAX_ROUNDS + 1):
         hidden = master.solve(time_limit)
-        cuts = _attack(hidden, eqs, cells, width, master.index, witnesses)
+        cuts = _attack(hidden, eqs, cells, width, master.index, witnesses, exempt)
         if not cuts:
             log.debug("secondary suppression: %d cells, %d hidden after %d rounds",
                       len(cols), len(hidden), rounds)
@@ -192,19 +198,20 @@ def _solve_component(cols, eqs, cells, must, known, width, costs, time_limit) ->
 def _equation_rows(cid, coef, eq, cells, width, index) -> list[dict[int, float]]:
     """Rows every protecting pattern satisfies, from one equation alone, if `cid` is hidden:
     another cell of the equation is hidden (else `cid` is derivable); and, since `cid` can fall
-    at most value - 1 (to 1), it must be able to rise by the rest of the width, which the other
-    hidden cells must absorb - one on the same side of the equation by falling at most its own
-    value - 1, one on the other side by rising without limit."""
+    at most to its floor (1 for a printed `c`), it must be able to rise by the rest of the width,
+    which the other hidden cells must absorb - one on the same side of the equation by falling
+    at most to its own floor, one on the other side by rising without limit."""
     k = index[cid]
     others = [(c, a) for c, a in eq.terms if c != cid]
     single = {index[c]: 1.0 for c, _a in others}
     single[k] = single.get(k, 0.0) - 1.0
     rows = [single]
-    need = width - (cells[cid].value - 1)
+    need = width - (cells[cid].value - cells[cid].floor)
     if need > 0:
         row: dict[int, float] = {}
         for c, a in others:
-            room = (cells[c].value - 1) * abs(a) / abs(coef) if (a > 0) == (coef > 0) else need
+            room = ((cells[c].value - cells[c].floor) * abs(a) / abs(coef)
+                    if (a > 0) == (coef > 0) else need)
             if room > _EPS:
                 row[index[c]] = row.get(index[c], 0.0) + min(float(need), room)
         row[k] = row.get(k, 0.0) - need
@@ -216,8 +223,8 @@ def _equation_rows(cid, coef, eq, cells, width, index) -> list[dict[int, float]]
 
 
 def _attack(hidden: set[str], eqs: Sequence[Equation], cells: Mapping[str, Cell], width: int,
-            index: Mapping[str, int], witnesses: list[dict[str, float]]
-            ) -> list[dict[int, float]]:
+            index: Mapping[str, int], witnesses: list[dict[str, float]],
+            exempt: Set[str] = frozenset()) -> list[dict[int, float]]:
     """Benders cuts for hidden cells whose range is narrower than `width` (at most
     `_CUTS_PER_ROUND` per group: the master problem is cheap, the attacker is not, and the
     first cuts often protect the rest). `witnesses` are tables found consistent with earlier
@@ -228,14 +235,17 @@ def _attack(hidden: set[str], eqs: Sequence[Equation], cells: Mapping[str, Cell]
         if not group_eqs:
             continue            # in no equation with a printed cell: unconstrained
         valid = [w for w in witnesses if w.keys() <= hidden]
-        cuts.extend(_attack_group(group, group_eqs, cells, width, index, valid, witnesses))
+        cuts.extend(_attack_group(group, group_eqs, cells, width, index, valid, witnesses,
+                                  exempt))
     return cuts
 
 
-def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dict[int, float]]:
-    """Deviations d = x - true value of the hidden cells: M d = 0, d_i >= 1 - value_i."""
+def _attack_group(group, eqs, cells, width, index, valid, witnesses,
+                  exempt: Set[str] = frozenset()) -> list[dict[int, float]]:
+    """Deviations d = x - true value of the hidden cells: M d = 0, d_i >= floor_i - value_i;
+    cells in `exempt` (never printed, not small) widen the others' ranges but need none."""
     col, m, _b = component_system(group, eqs)
-    floor = np.array([1.0 - cells[c].value for c in group])
+    floor = np.array([float(cells[c].floor - cells[c].value) for c in group])
     high = np.zeros(len(group))
     low = np.zeros(len(group))          # the true table (d = 0) is one solution
     for w in valid:
@@ -245,11 +255,12 @@ def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dic
                 low[col[cid]] = min(low[col[cid]], d)
     bounds = list(zip(floor, [None] * len(group), strict=True))
     capped = [(lo, float(width)) for lo in floor]
+    need = np.array([c not in exempt for c in group])
     progress = True
     while progress:                     # all open cells up, then down, while that proves more
         progress = False
         for sign in (-1.0, 1.0):
-            open_ = (high - low) < width - _EPS
+            open_ = ((high - low) < width - _EPS) & need
             if not open_.any():
                 break
             res = linprog(sign * open_, A_eq=m, b_eq=np.zeros(len(eqs)), bounds=capped,
@@ -262,7 +273,7 @@ def _attack_group(group, eqs, cells, width, index, valid, witnesses) -> list[dic
     cuts = []
     for k in sorted(range(len(group)), key=lambda k: cells[group[k]].value):
         cid = group[k]
-        if high[k] - low[k] >= width - _EPS:
+        if high[k] - low[k] >= width - _EPS or cid in exempt:
             continue
         if len(cuts) >= _CUTS_PER_ROUND:
             break
@@ -302,7 +313,7 @@ def _cut(cid, k, eqs, duals, cells, width, index) -> dict[int, float]:
                 z[c] = z.get(c, 0.0) - coef * mu[r]
         z[cid] = z.get(cid, 0.0) + sign
         for c, zi in z.items():
-            room_down = max(cells[c].value - 1.0, 0.0)
+            room_down = max(float(cells[c].value - cells[c].floor), 0.0)
             part = room_down * max(zi, 0.0) + (np.inf if zi < -_EPS else 0.0)
             g[c] = g.get(c, 0.0) + part
     row = {index[c]: min(v, float(width)) for c, v in g.items() if v > _EPS}

@@ -84,7 +84,9 @@ CREATE TABLE IF NOT EXISTS mart.publication_cell (
     value         INTEGER NOT NULL,
     level         INTEGER NOT NULL,      -- 0 interior, >0 a total / margin
     suppressed    BOOLEAN NOT NULL,
-    reason        VARCHAR                -- primary / secondary / history (publication_history)
+    reason        VARCHAR,               -- primary / secondary / history (publication_history)
+                                         -- / unprinted
+    printed       BOOLEAN NOT NULL DEFAULT true  -- false: in the equations only, never printed
 );
 
 -- Missing episodes (warehouse.publication_tables): one row per feed and measure. `unit` is
