@@ -48,6 +48,8 @@ class Receipt:
     map_name: str = ""        # column map that fits it
     status: str = "accepted"  # accepted | rejected (file-level problem) | duplicate
     problem: str = ""         # why it was rejected, for the person who has to fix it
+    header: dict = field(default_factory=dict)   # what a statutory return says about itself
+                                                 # (LA, collection year, software; no person)
 
 
 def sha256_of(path: Path) -> str:
@@ -94,19 +96,27 @@ def _shown(field_name: str, value):
     return value
 
 
+@dataclass(frozen=True)
+class ReceiptCheck:
+    kind: str
+    map_name: str = ""
+    problem: str = ""
+    header: dict = field(default_factory=dict)
+
+
 def check_receipt(feeds: FeedTable, maps: dict[str, ColumnMap], source: str, path: Path,
-                  file_name: str, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[str, str, str]:
-    """(kind, map, problem) for a file at receipt: its feed's kind is known, the file opens and
-    some column map of that kind fits it."""
+                  file_name: str, limits: ReadLimits = DEFAULT_LIMITS) -> ReceiptCheck:
+    """A file at receipt: its feed's kind is known, the file opens and some column map of that
+    kind fits it (with what a statutory return's header says)."""
     feed = feeds.feed(source)
     problem = feeds.kind_problem(source)
     if problem:
-        return feed.kind, "", problem
+        return ReceiptCheck(feed.kind, problem=problem)
     try:
         chosen = check_extract(path, feed.kind, maps, file_name, feed.map_name, limits)
     except ExtractError as exc:
-        return feed.kind, "", str(exc.naming(file_name))
-    return feed.kind, chosen.cmap.name, ""
+        return ReceiptCheck(feed.kind, problem=str(exc.naming(file_name)))
+    return ReceiptCheck(feed.kind, chosen.cmap.name, header=chosen.header)
 
 
 def archive_file(root: Path, raw: Path, entry: InboxEntry, ledger: Ledger,
@@ -148,12 +158,13 @@ def archive_file(root: Path, raw: Path, entry: InboxEntry, ledger: Ledger,
                           "nothing was archived")
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
-    kind, map_name, problem = check_receipt(feeds, maps, source, root / relative, name, limits)
-    status = "duplicate" if duplicate else ("rejected" if problem else "accepted")
+    check = check_receipt(feeds, maps, source, root / relative, name, limits)
+    status = "duplicate" if duplicate else ("rejected" if check.problem else "accepted")
     receipt = Receipt(
         sha256=digest, source=source, file_name=name, size=size,
         received_at=now.isoformat(timespec="seconds"), archive_path=str(relative),
-        duplicate=duplicate, kind=kind, map_name=map_name, status=status, problem=problem,
+        duplicate=duplicate, kind=check.kind, map_name=check.map_name, status=status,
+        problem=check.problem, header=check.header,
     )
     ledger.append({"event": "received", **asdict(receipt)})
     if copied.unchanged(entry.path):

@@ -104,14 +104,13 @@ def test_a_symlink_out_of_the_home_is_refused_and_never_followed(tmp_path):
     assert len(_ledger(home, "refused")) == 2
 
 
-def test_a_cin_census_xml_file_is_refused_as_not_yet_supported(tmp_path):
+def test_a_cin_census_xml_file_without_children_is_rejected_and_archived(tmp_path):
     home = _home(tmp_path)
     _drop(home, "social_care/cin_census_2026.xml", "<Message><Header/></Message>")
     (receipt,) = steps.receive(home, now=DAY).receipts
     assert receipt.status == "rejected"
-    assert receipt.problem.startswith("cin_census_2026.xml: XML files (such as a CIN census "
-                                      "return) are not yet supported")
-    assert (home.root / receipt.archive_path).exists()          # kept for the reader to come
+    assert receipt.problem.startswith("cin_census_2026.xml: the CIN census holds no children")
+    assert (home.root / receipt.archive_path).exists()
 
 
 def test_files_and_folders_the_pipeline_cannot_read_are_refused(tmp_path, monkeypatch):
