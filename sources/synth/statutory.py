@@ -30,7 +30,7 @@ def _children(n: int, seed: int, year: int):
     rng = stream(seed, f"statutory-{year}")
     ref_end = date(year, 3, 31)
     ages = rng.integers(365, 17 * 365, n)
-    referral_days = rng.integers(20, 330, n)
+    referral_days = rng.integers(60, 330, n)   # every event before the reference date
     female = rng.random(n) < 0.5
     ids = np.arange(1, n + 1)
     upn = upns(np.full(n, 201), 1000 + ids % 9000, np.full(n, year - 10), ids % 1000)
