@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -18,7 +19,7 @@ from sources.errors import ExtractError
 from sources.readers import RawExtract
 from sources.statutory.flat import FlatRows
 from sources.statutory.specs import spec
-from sources.statutory.xml_stream import child_text, children_named, local, stream
+from sources.statutory.xml_stream import child_text, local, stream
 
 FORMAT = "cin_census"
 MAP_NAME = "cin_census"
@@ -68,7 +69,7 @@ class CinCensusSource:
         seen: set[str] = set()
         for found in self._children():
             # rows name their place from the child on (Child[12]/CINdetails[1]/...)
-            _child_rows(found.element, found.path.split("/", 2)[-1], rows, seen)
+            _child_rows(found.element, found.path, rows, seen)
         self._settle_year(seen)
         if not len(rows):
             raise self._no_children()
@@ -82,16 +83,8 @@ class CinCensusSource:
 
     def _children(self):
         s = spec(FORMAT)
-        wanted = {s["header"]["element"]: 2, s["child"]["element"]: 3}
-        root_checked = False
+        wanted = {s["header"]["element"], s["child"]["element"]}
         for found in stream(self.path, self.file_name, wanted):
-            if not root_checked:
-                root = found.path.split("/")[0]
-                if root != s["root"]:
-                    raise ExtractError(self.file_name, f"the XML's root element is <{root}>, "
-                                       f"not <{s['root']}>, so it is not a CIN census return",
-                                       "Check that the right file was sent.")
-                root_checked = True
             if local(found.element.tag) == s["header"]["element"]:
                 self._read_header(found.element)
             else:
@@ -131,36 +124,61 @@ def _year(text: str, file_name: str) -> int:
     return int(text)
 
 
-def _first(element: Element, paths: list[str]) -> str | None:
-    for path in paths:
-        value = child_text(element, path)
-        if value is not None:
-            return value
-    return None
+class _Child:
+    """One child's elements indexed by name as they are first asked for: a census child is
+    read through a few dozen paths, and walking the element each time was most of the
+    reader's cost."""
+
+    def __init__(self):
+        self.index: dict[int, dict[str, list[Element]]] = {}
+
+    def kids(self, element: Element, name: str) -> list[Element]:
+        found = self.index.get(id(element))
+        if found is None:
+            found = {}
+            for node in element:
+                found.setdefault(local(node.tag), []).append(node)
+            self.index[id(element)] = found
+        return found.get(name, [])
+
+    def node(self, element: Element, path: str) -> Element | None:
+        for name in _steps(path):
+            nodes = self.kids(element, name)
+            if not nodes:
+                return None
+            element = nodes[0]
+        return element
+
+    def text(self, element: Element, path: str) -> str | None:
+        node = self.node(element, path)
+        if node is None or node.text is None:
+            return None
+        return node.text.strip() or None
+
+    def first(self, element: Element, paths: list[str]) -> str | None:
+        for path in paths:
+            value = self.text(element, path)
+            if value is not None:
+                return value
+        return None
+
+    def codes(self, element: Element, list_path: str, item: str) -> list[str]:
+        holder = self.node(element, list_path)
+        if holder is None:
+            return []
+        return [t for c in self.kids(holder, item) if c.text and (t := c.text.strip())]
+
+
+@cache
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
 
 
 def _date(text: str | None) -> str | None:
     """An xs:date may carry a time zone ('2025-04-01Z'); the day is what the census means."""
-    if text is not None and ISO_DATE.match(text):
+    if text is not None and len(text) > 10 and ISO_DATE.match(text):
         return text[:10]
     return text
-
-
-def _codes(element: Element, list_path: str, item: str) -> list[str]:
-    holder = element
-    for name in list_path.split("/"):
-        holder = next((c for c in holder if local(c.tag) == name), None)
-        if holder is None:
-            return []
-    return [t for c in children_named(holder, item) if (t := (c.text or "").strip())]
-
-
-def _used(element: Element, seen: set[str]) -> None:
-    introduced = spec(FORMAT)["introduced"]
-    for node in element.iter():
-        name = local(node.tag)
-        if name in introduced:
-            seen.add(name)
 
 
 def _disability(codes: list[str], none: str) -> str | None:
@@ -171,36 +189,49 @@ def _disability(codes: list[str], none: str) -> str | None:
     return none if codes else None
 
 
+def _used(tree: _Child, child: Element, seen: set[str]) -> None:
+    """The dating elements the child uses (specs: `introduced`), at the places they occur."""
+    s = spec(FORMAT)
+    if tree.node(child, "ChildIdentifiers/Sex") is not None:
+        seen.add("Sex")
+    for episode in tree.kids(child, s["episode"]["element"]):
+        if tree.kids(episode, "PreProceedingsandFGDM"):
+            seen.add("PreProceedingsandFGDM")
+
+
 def _child_rows(child: Element, where: str, rows: FlatRows, seen: set[str]) -> None:
     s = spec(FORMAT)
-    _used(child, seen)
-    person = {name: _first(child, paths) for name, paths in s["child"]["fields"].items()}
+    tree = _Child()
+    _used(tree, child, seen)
+    person = {name: tree.first(child, paths) for name, paths in s["child"]["fields"].items()}
     for name in ("PersonBirthDate", "ExpectedPersonBirthDate", "PersonDeathDate"):
         person[name] = _date(person[name])
     dis = s["child"]["disabilities"]
-    person["Disability"] = _disability(_codes(child, dis["list"], dis["item"]), dis["none"])
+    person["Disability"] = _disability(tree.codes(child, dis["list"], dis["item"]), dis["none"])
     episode_spec = s["episode"]
-    for number, episode in enumerate(children_named(child, episode_spec["element"]), start=1):
-        base = {**person, **{n: _first(episode, p) for n, p in episode_spec["fields"].items()}}
+    for number, episode in enumerate(tree.kids(child, episode_spec["element"]), start=1):
+        base = {**person,
+                **{n: tree.first(episode, p) for n, p in episode_spec["fields"].items()}}
         episode_where = f"{where}/{episode_spec['element']}[{number}]"
-        _episode_rows(episode, episode_where, base, rows)
+        _episode_rows(tree, episode, episode_where, base, rows)
 
 
-def _episode_rows(episode: Element, where: str, base: dict, rows: FlatRows) -> None:
+def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
+                  rows: FlatRows) -> None:
     s = spec(FORMAT)["episode"]
-    factors_of = {id(a): [c for c in _codes(a, s["factors"]["list"], s["factors"]["item"])
+    factors_of = {id(a): [c for c in tree.codes(a, s["factors"]["list"], s["factors"]["item"])
                           if c != s["factors"]["none"]]
-                  for a in children_named(episode, "Assessments")}
+                  for a in tree.kids(episode, "Assessments")}
     every_factor = sorted({f for codes in factors_of.values() for f in codes})
-    has_plan = bool(children_named(episode, s["cp_plan"]))
+    has_plan = bool(tree.kids(episode, s["cp_plan"]))
     for event in spec(FORMAT)["events"]:
-        if event.get("unless") and _any_text(episode, event["unless"]):
+        if event.get("unless") and _any_text(tree, episode, event["unless"]):
             continue
         blocks = ([(episode, where)] if event["at"] == "." else
                   [(b, f"{where}/{event['at']}[{n}]")
-                   for n, b in enumerate(children_named(episode, event["at"]), start=1)])
+                   for n, b in enumerate(tree.kids(episode, event["at"]), start=1)])
         for block, block_where in blocks:
-            start = _date(child_text(block, event["start"]))
+            start = _date(tree.text(block, event["start"]))
             if start is None and event["type"] != "REFERRAL":
                 continue        # an optional date (an ICPC not held) is no event; a referral
                                 # without its date is kept, for validation to quarantine
@@ -209,16 +240,16 @@ def _episode_rows(episode: Element, where: str, base: dict, rows: FlatRows) -> N
             values = {**base,
                       "CINEventRef": f"{block_where}#{event['type']}",
                       "CINEventType": event["type"], "StartDate": start,
-                      "EndDate": _date(child_text(block, event["end"])) if event.get("end")
+                      "EndDate": _date(tree.text(block, event["end"])) if event.get("end")
                       else None,
                       "Factors": ",".join(factors) or None,
                       "CPPFollowed": ("true" if has_plan else "false")
                       if event.get("cp_followed") else None}
             for column, path in (event.get("fields") or {}).items():
-                values[column] = child_text(block, path)
+                values[column] = tree.text(block, path)
             rows.add(values)
 
 
-def _any_text(episode: Element, path: str) -> bool:
+def _any_text(tree: _Child, episode: Element, path: str) -> bool:
     block, _, leaf = path.partition("/")
-    return any(child_text(b, leaf) for b in children_named(episode, block))
+    return any(tree.text(b, leaf) for b in tree.kids(episode, block))

@@ -122,7 +122,7 @@ class Ssda903XmlSource:
 
     def _children(self):
         x = spec(FORMAT)["xml"]
-        yield from stream(self.path, self.file_name, {x["child"]: 2})
+        yield from stream(self.path, self.file_name, {x["child"]})
 
     def read(self, header_row: int = 1) -> RawExtract:
         x = spec(FORMAT)["xml"]
@@ -163,7 +163,6 @@ def _text(element) -> str | None:
 
 
 def _child_tables(child, where: str, x: dict, rows: dict[str, list[dict]]) -> None:
-    where = where.split("/", 1)[-1]
     blocks = x["blocks"]
     header_spec = x["header"]
     for n_head, head in enumerate((c for c in child if local(c.tag) == header_spec["element"]),

@@ -50,33 +50,25 @@ def children_named(element: Element, name: str) -> list[Element]:
     return [c for c in element if local(c.tag) == name]
 
 
-def stream(path: Path, file_name: str, wanted: dict[str, int]) -> Iterator[Found]:
-    """Every complete element named in `wanted` at its nesting depth there (the root is 1), in
-    file order; each is cleared from the tree once the caller has moved on."""
-    stack: list[tuple[str, dict[str, int]]] = []     # (name[index], child counts)
-    parents: list[Element] = []
+def stream(path: Path, file_name: str, wanted: set[str]) -> Iterator[Found]:
+    """Every complete element named in `wanted` (names a return uses at one place only), in
+    file order, each cleared once the caller has moved on; `Found.path` is `<name>[<n>]`.
+
+    Only end events are asked for, which halves the parser's work; where a broken file broke is
+    found by a second pass over it, only when it has (`_broken_at`)."""
+    counts = dict.fromkeys(wanted, 0)
     try:
-        for event, element in SafeET.iterparse(path, events=("start", "end"),
-                                               forbid_dtd=True, forbid_entities=True,
-                                               forbid_external=True):
-            name = local(element.tag)
-            if event == "start":
-                counts = stack[-1][1] if stack else {}
-                counts[name] = counts.get(name, 0) + 1
-                stack.append((f"{name}[{counts[name]}]", {}))
-                parents.append(element)
-                continue
-            where = "/".join(step for step, _ in stack)
-            stack.pop()
-            parents.pop()
-            if wanted.get(name) == len(stack) + 1:
-                yield Found(element, _plain(where))
+        for _, element in SafeET.iterparse(path, events=("end",), forbid_dtd=True,
+                                           forbid_entities=True, forbid_external=True):
+            tag = element.tag
+            name = tag if tag[0] != "{" else local(tag)
+            if name in counts:
+                counts[name] += 1
+                yield Found(element, f"{name}[{counts[name]}]")
                 element.clear()
-                if parents:
-                    parents[-1].remove(element)
     except ParseError as exc:
         line, column = exc.position
-        inside = "/".join(step for step, _ in stack)
+        inside = _broken_at(path)
         raise ExtractError(
             file_name,
             f"the XML is not well formed at line {line}, column {column}"
@@ -93,6 +85,26 @@ def stream(path: Path, file_name: str, wanted: dict[str, int]) -> Iterator[Found
             file_name, "the XML declares entities, which no return needs; it was refused "
             "without expanding them or opening anything they point to",
             "Ask the supplier to export the return again without entity declarations.") from None
+
+
+def _broken_at(path: Path) -> str:
+    """The path of elements open where the file stops being well formed (Child[3] and the
+    elements inside it), so a person can find the place."""
+    stack: list[tuple[str, dict[str, int]]] = [("", {})]
+    try:
+        for event, element in SafeET.iterparse(path, events=("start", "end"), forbid_dtd=True,
+                                               forbid_entities=True, forbid_external=True):
+            if event == "start":
+                name = local(element.tag)
+                counts = stack[-1][1]
+                counts[name] = counts.get(name, 0) + 1
+                stack.append((f"{name}[{counts[name]}]", {}))
+            else:
+                stack.pop()
+                element.clear()
+    except ParseError:
+        pass
+    return "/".join(step for step, _ in stack[1:])
 
 
 def _plain(where: str) -> str:
