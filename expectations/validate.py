@@ -73,7 +73,8 @@ def validation_frame(mapped: MappedExtract) -> pd.DataFrame:
         if isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or str(dtype) == "Int64":
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame[ROW] = frame.index.astype(int)
-    return frame.reset_index(drop=True)
+    frame.index = pd.RangeIndex(len(frame))    # in place: the frame is this function's copy
+    return frame
 
 
 def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,

@@ -179,3 +179,63 @@ def test_a_set_holding_a_link_or_a_folder_is_refused_whole_and_left(tmp_path):
     assert (folder / "header.csv").exists() and not (home.raw / "social_care").exists()
     assert [e["file_name"] for e in Ledger(home.ledger).entries()
             if e.get("event") == "refused"] == ["social_care/ssda903_2025"]
+
+
+EVERY_TABLE = {
+    "reviews.csv": "CHILD,DOB,REVIEW,REVIEW_CODE\nSYN0000001,{dob},01/02/2025,PN1\n",
+    "oc2.csv": ("CHILD,DOB,SDQ_SCORE,SDQ_REASON,CONVICTED,HEALTH_CHECK,IMMUNISATIONS,"
+                "TEETH_CHECK,HEALTH_ASSESSMENT,SUBSTANCE_MISUSE,INTERVENTION_RECEIVED,"
+                "INTERVENTION_OFFERED\nSYN0000001,{dob},12,,0,1,1,1,1,0,0,0\n"),
+    "oc3.csv": "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\nSYN0000002,{dob},YES,F1,B1\n",
+    "ad1.csv": ("CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR\n"
+                "SYN0000003,{dob},01/01/2025,01/02/2025,0,1,F1,L0\n"),
+    "placed.csv": ("CHILD,DOB,DATE_PLACED,DATE_PLACED_CEASED,REASON_PLACED_CEASED\n"
+                   "SYN0000003,{dob},01/03/2025,,\n"),
+    "prevperm.csv": "CHILD,DOB,PREV_PERM,LA_PERM,DATE_PERM\nSYN0000001,{dob},Z1,,\n",
+    "sw.csv": ("CHILD,DOB,SW_ID,SW_DECOM,SW_DEC,SW_REASON\n"
+               "SYN0000001,{dob},SW123,01/01/2025,,\n"),
+    "dolo.csv": "CHILD,DOB,DOLO_START,DOLO_END\nSYN0000002,{dob},01/01/2025,\n",
+}
+
+
+def test_every_903_table_is_told_by_its_columns_and_checked_against_the_header(tmp_path):
+    from sources.statutory.ssda903 import Ssda903SetSource
+
+    folder = _set(tmp_path)
+    for name, text in EVERY_TABLE.items():
+        (folder / name).write_text(text.format(dob="01/01/2010"))
+    source = Ssda903SetSource(folder)
+    source.read()
+    assert set(source.header.tables) == {"Header", "Episodes", "Missing", "UASC", "Reviews",
+                                         "OC2", "OC3", "AD1", "PlacedAdoption", "PrevPerm",
+                                         "SWEpisodes", "DoLo"}
+    (folder / "oc3.csv").write_text(EVERY_TABLE["oc3.csv"].format(dob="01/01/2010")
+                                    + "SYN0000002,01/01/2010,NO,F2,C1\n")
+    assert ("a CHILD appears more than once in the OC3 table (oc3.csv row 2, oc3.csv row 3), "
+            "which holds one row per child") in _refused(folder)
+
+
+XML_CHILD = """<CHILD><HEADER><CHILDID>C1</CHILDID><SEX>F</SEX><DOB>01/01/2010</DOB>
+<ETHNIC>WBRI</ETHNIC><UPN>UN1</UPN><MOTHER>0</MOTHER><IN_TOUCH>YES</IN_TOUCH><ACTIV>F1</ACTIV>
+<ACCOM>B1</ACCOM><AREVIEW><REVIEW>01/02/2025</REVIEW><REVIEW_CODE>PN1</REVIEW_CODE></AREVIEW>
+<AMISSING><MISSING>M</MISSING><MIS_START>02/02/2025</MIS_START><MIS_END>03/02/2025</MIS_END>
+</AMISSING></HEADER><EPISODE><DECOM>01/01/2025</DECOM><RNE>S</RNE><LS>J1</LS><CIN>N1</CIN>
+<PL>K3</PL><PLACE_PROVIDER>PR4</PLACE_PROVIDER></EPISODE></CHILD>"""
+
+
+def test_the_903_xml_form_reads_blocks_nested_in_the_header(tmp_path):
+    from sources.statutory.ssda903 import Ssda903XmlSource
+
+    path = tmp_path / "903.xml"
+    path.write_text(f"<EXPSSDA903>{XML_CHILD}</EXPSSDA903>")
+    source = Ssda903XmlSource(path)
+    frame = _read(path).mapped.frame.set_index("event_type")
+    assert frame.at["PLACEMENT", "placement_type"] == "SEMI_INDEPENDENT"
+    assert frame.at["LAC_EPISODE", "legal_status"] == "J1"
+    assert frame.at["MISSING", "missing_type"] == "MISSING"
+    assert frame.at["MISSING", "record_id"] == "CHILD[1]/HEADER[1]/AMISSING[1]#MISSING"
+    source.read()
+    assert {"Header", "Episodes", "Missing", "Reviews", "OC3"} <= set(source.header.tables)
+    path.write_text(f"<EXPSSDA903>{XML_CHILD}{XML_CHILD}</EXPSSDA903>")
+    assert ("a CHILD appears more than once in the Header table (CHILD[1]/HEADER[1], "
+            "CHILD[2]/HEADER[1])") in _refused(path)

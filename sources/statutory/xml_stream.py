@@ -29,10 +29,10 @@ def local(tag: str) -> str:
 
 @dataclass
 class Found:
-    """A complete element the caller asked for, with its path for messages."""
+    """A complete element the caller asked for, with its place for messages and row ids."""
 
     element: Element
-    path: str           # e.g. Message/Children/Child[1204]
+    path: str           # e.g. Child[1204]
 
 
 def child_text(element: Element, path: str) -> str | None:
@@ -44,10 +44,6 @@ def child_text(element: Element, path: str) -> str | None:
             return None
     text = (node.text or "").strip()
     return text or None
-
-
-def children_named(element: Element, name: str) -> list[Element]:
-    return [c for c in element if local(c.tag) == name]
 
 
 def stream(path: Path, file_name: str, wanted: set[str]) -> Iterator[Found]:
