@@ -36,7 +36,7 @@ def _events(path: Path):
     return frame.sort_values(COLUMNS[:6]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("year", [2019, 2024, 2025, 2026])
+@pytest.mark.parametrize("year", [2024, 2025])      # SEX 1/2, then M/F/U
 def test_the_csv_set_and_the_xml_form_give_the_same_events(tmp_path, year):
     csv_set = _events(write_ssda903_set(tmp_path / "set", 9, year))
     xml = _events(write_ssda903_xml(tmp_path / "903.xml", 9, year))
