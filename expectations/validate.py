@@ -63,17 +63,30 @@ def _unbound(config: ExpectationConfiguration):
                                     severity=config.severity).to_domain_obj()
 
 
-def validation_frame(mapped: MappedExtract) -> pd.DataFrame:
-    """A copy with plain dtypes GX handles, the file row number as a column, and the helper
-    columns the suite reads."""
-    frame = mapped.frame.copy()
+def suite_columns(suite: gx.ExpectationSuite) -> set[str]:
+    """The columns some expectation of the suite reads."""
+    return {e.configuration.kwargs[key] for e in suite.expectations
+            for key in ("column", "column_A", "column_B") if key in e.configuration.kwargs}
+
+
+def validation_frame(mapped: MappedExtract, reads: set[str] | None = None) -> pd.DataFrame:
+    """A consolidated copy with plain dtypes GX handles, the file row number as a column, and
+    the helper columns the suite reads; with `reads`, only those columns (GX copies the frame
+    for each metric it computes, so columns no rule reads cost memory and time many times)."""
+    frame = mapped.frame.copy(deep=False)      # helper columns are added to this copy only
     add_helper_columns(frame, mapped.kind, mapped.code_lists)
+    if reads is not None:
+        frame = frame[[c for c in frame.columns if c in reads]]
+    frame = frame.copy(deep=False)
     for col in frame.columns:
         dtype = frame[col].dtype
         if isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or str(dtype) == "Int64":
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame[ROW] = frame.index.astype(int)
-    return frame.reset_index(drop=True)
+    frame.index = pd.RangeIndex(len(frame))
+    # a copy joins the columns into one block per dtype: copying (and consolidating) forty
+    # single-column blocks for each metric was a fifth of validation time
+    return frame.copy()
 
 
 def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
@@ -87,7 +100,7 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
         build_suite(mapped.kind, mapped.columns, as_of, suite_name, settings,
                     code_lists=mapped.code_lists))
     batch_definition = _batch_definition(context, suite_name)
-    frame = validation_frame(mapped)
+    frame = validation_frame(mapped, suite_columns(suite))
     # every rule counted first; only the rules some row broke run again for those rows (listing
     # them doubles GX's cost per rule, and almost every rule passes)
     result = _run(context, batch_definition, suite, frame, COUNTS)

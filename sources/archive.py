@@ -10,8 +10,10 @@ to the home directory, so a home can be moved whole.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import json
 import os
 import re
 import stat
@@ -27,8 +29,9 @@ from sources.common.names import is_shown, shown_name
 from sources.errors import ExtractError, disk_full
 from sources.extract import check_extract
 from sources.feeds import FeedTable
-from sources.inbox import InboxEntry, survey, waiting_problem
+from sources.inbox import InboxEntry, set_files, survey, waiting_problem
 from sources.readers import DEFAULT_LIMITS, ReadLimits, file_suffix
+from sources.statutory.ssda903 import MANIFEST
 
 CHUNK = 1 << 20
 PARTIAL = ".part"
@@ -48,6 +51,9 @@ class Receipt:
     map_name: str = ""        # column map that fits it
     status: str = "accepted"  # accepted | rejected (file-level problem) | duplicate
     problem: str = ""         # why it was rejected, for the person who has to fix it
+    header: dict = field(default_factory=dict)   # what a statutory return says about itself
+                                                 # (LA, collection year, software; no person)
+    files: list = field(default_factory=list)    # a set: [{name, sha256, size}] of each file
 
 
 def sha256_of(path: Path) -> str:
@@ -94,19 +100,27 @@ def _shown(field_name: str, value):
     return value
 
 
+@dataclass(frozen=True)
+class ReceiptCheck:
+    kind: str
+    map_name: str = ""
+    problem: str = ""
+    header: dict = field(default_factory=dict)
+
+
 def check_receipt(feeds: FeedTable, maps: dict[str, ColumnMap], source: str, path: Path,
-                  file_name: str, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[str, str, str]:
-    """(kind, map, problem) for a file at receipt: its feed's kind is known, the file opens and
-    some column map of that kind fits it."""
+                  file_name: str, limits: ReadLimits = DEFAULT_LIMITS) -> ReceiptCheck:
+    """A file at receipt: its feed's kind is known, the file opens and some column map of that
+    kind fits it (with what a statutory return's header says)."""
     feed = feeds.feed(source)
     problem = feeds.kind_problem(source)
     if problem:
-        return feed.kind, "", problem
+        return ReceiptCheck(feed.kind, problem=problem)
     try:
         chosen = check_extract(path, feed.kind, maps, file_name, feed.map_name, limits)
     except ExtractError as exc:
-        return feed.kind, "", str(exc.naming(file_name))
-    return feed.kind, chosen.cmap.name, ""
+        return ReceiptCheck(feed.kind, problem=str(exc.naming(file_name)))
+    return ReceiptCheck(feed.kind, chosen.cmap.name, header=chosen.header)
 
 
 def archive_file(root: Path, raw: Path, entry: InboxEntry, ledger: Ledger,
@@ -148,17 +162,85 @@ def archive_file(root: Path, raw: Path, entry: InboxEntry, ledger: Ledger,
                           "nothing was archived")
         os.chmod(tmp, 0o440)
         os.replace(tmp, target)
-    kind, map_name, problem = check_receipt(feeds, maps, source, root / relative, name, limits)
-    status = "duplicate" if duplicate else ("rejected" if problem else "accepted")
+    check = check_receipt(feeds, maps, source, root / relative, name, limits)
+    status = "duplicate" if duplicate else ("rejected" if check.problem else "accepted")
     receipt = Receipt(
         sha256=digest, source=source, file_name=name, size=size,
         received_at=now.isoformat(timespec="seconds"), archive_path=str(relative),
-        duplicate=duplicate, kind=kind, map_name=map_name, status=status, problem=problem,
+        duplicate=duplicate, kind=check.kind, map_name=check.map_name, status=status,
+        problem=check.problem, header=check.header,
     )
     ledger.append({"event": "received", **asdict(receipt)})
     if copied.unchanged(entry.path):
         entry.path.unlink()
     return receipt
+
+
+def archive_set(root: Path, raw: Path, entry: InboxEntry, ledger: Ledger,
+                feeds: FeedTable, maps: dict[str, ColumnMap], now: datetime | None = None,
+                limits: ReadLimits = DEFAULT_LIMITS) -> Receipt | None:
+    """Archive a folder delivered as one set (an SSDA903 return) as one extract: each file is
+    copied and hashed as `archive_file` does, into `<sha256 of the set>/` with a manifest of
+    the names delivered; the set's checksum is of its files' names and checksums, so the same
+    return sent again is a duplicate. Received whole or not at all: None when any file changed
+    while it was copied (nothing of the set is archived then)."""
+    now = now or datetime.now(UTC)
+    source, name = entry.source, shown_name(entry.path.name)
+    folder = raw / source / now.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    copies: list[tuple[Path, Path, _Copied, str]] = []    # (inbox file, temp copy, copy, name)
+    try:
+        for member in set_files(entry.path):
+            tmp = folder / f"{uuid.uuid4().hex}{PARTIAL}"
+            copied = _copy_durably(Path(member.path), tmp)
+            if copied is None:
+                tmp.unlink()
+                _discard(copies)
+                return None
+            copies.append((Path(member.path), tmp, copied, shown_name(member.name)))
+    except OSError as exc:
+        _discard(copies)
+        if exc.errno == errno.ENOSPC:
+            raise disk_full(folder, f"archiving {entry.name}") from None
+        raise
+    files = [{"name": n, "sha256": c.sha256, "size": c.size} for _, _, c, n in copies]
+    digest = hashlib.sha256("".join(f"{f['name']}\0{f['sha256']}\n" for f in
+                                    sorted(files, key=lambda f: f["name"])).encode()).hexdigest()
+    duplicate = digest in ledger.known_hashes()
+    relative = (folder / digest).relative_to(root)
+    if duplicate:
+        _discard(copies)
+        relative = Path(next(r for r in ledger.receipts() if r.sha256 == digest).archive_path)
+    else:
+        target = root / relative
+        target.mkdir(exist_ok=True)
+        manifest = []
+        for _, tmp, copied, member_name in copies:
+            archive_name = f"{copied.sha256}{_archive_suffix(member_name)}"
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, target / archive_name)
+            manifest.append({"name": member_name, "archive_name": archive_name})
+        (target / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    check = check_receipt(feeds, maps, source, root / relative, name, limits)
+    status = "duplicate" if duplicate else ("rejected" if check.problem else "accepted")
+    receipt = Receipt(
+        sha256=digest, source=source, file_name=name, size=sum(f["size"] for f in files),
+        received_at=now.isoformat(timespec="seconds"), archive_path=str(relative),
+        duplicate=duplicate, kind=check.kind, map_name=check.map_name, status=status,
+        problem=check.problem, header=check.header, files=files,
+    )
+    ledger.append({"event": "received", **asdict(receipt)})
+    if all(c.unchanged(inbox_file) for inbox_file, _, c, _ in copies):
+        for inbox_file, _, _, _ in copies:
+            inbox_file.unlink()
+        with contextlib.suppress(OSError):     # a hidden or partial file left beside them
+            entry.path.rmdir()
+    return receipt
+
+
+def _discard(copies) -> None:
+    for _, tmp, _, _ in copies:
+        tmp.unlink(missing_ok=True)
 
 
 def _archive_suffix(name: str) -> str:
@@ -270,9 +352,10 @@ def receive_inbox(root: Path, inbox: Path, raw: Path, ledger: Ledger, feeds: Fee
     """
     now = now or datetime.now(UTC)
     done = Receiving()
-    for entry in survey(inbox, rules.settle_seconds):
+    for entry in survey(inbox, rules.settle_seconds, takes_sets=feeds.takes_sets):
         if entry.state == "receive":
-            receipt = archive_file(root, raw, entry, ledger, feeds, maps, now, rules.limits)
+            archive = archive_set if entry.path.is_dir() else archive_file
+            receipt = archive(root, raw, entry, ledger, feeds, maps, now, rules.limits)
             if receipt is not None:
                 done.receipts.append(receipt)
                 continue

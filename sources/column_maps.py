@@ -181,7 +181,9 @@ def choose_map(
                                f"Known maps: {', '.join(sorted(maps))}.")
         candidates = [maps[map_name]]
     else:
-        candidates = [m for m in maps.values() if m.kind == kind]
+        # a statutory return's map is chosen by the file's format (sources.extract), never
+        # by a CSV's headings
+        candidates = [m for m in maps.values() if m.kind == kind and not m.file.get("format")]
     scored = []
     for cmap in candidates:
         row, found, missing = best_header_row(peeked, cmap)
@@ -190,7 +192,7 @@ def choose_map(
     if scored and scored[0][0]:
         return scored[0][3], scored[0][4]
     for other in maps.values():
-        if other.kind != kind:
+        if other.kind != kind and not other.file.get("format"):
             _, _, other_missing = best_header_row(peeked, other)
             if not other_missing:
                 raise ExtractError(

@@ -46,6 +46,11 @@ class FeedTable:
     def known_kinds(self) -> list[str]:
         return sorted(load_kinds())
 
+    def takes_sets(self, source: str) -> bool:
+        """Whether a folder inside this feed's folder is one delivery (an SSDA903 set)."""
+        kind = load_kinds().get(self.feed(source).kind)
+        return kind is not None and kind.sets
+
     def kind_problem(self, source: str) -> str:
         """Why files in this folder cannot be read as any kind ("" when they can)."""
         if self.feed(source).kind in load_kinds():

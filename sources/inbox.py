@@ -7,7 +7,8 @@ pipe, or a file still being written (a run that read one lost 163 of 429 rows an
 inbox copy under the writer). `survey` sorts every entry into one of four states without opening
 any of them, so a run can say of each what it did and why:
 
-- `receive`: a regular file in a feed's folder that has not changed for the settle time;
+- `receive`: a regular file in a feed's folder that has not changed for the settle time, or a
+  folder of such files in a feed that takes sets (one delivery, received whole);
 - `waiting`: written within the settle time, left for the next run;
 - `refused`: left where it is, with a message saying what to do (a ledger entry every run);
 - `ignored`: hidden files, Office lock files and partial downloads, which are not deliveries.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +39,11 @@ class InboxEntry:
     problem: str = ""    # for waiting and refused entries: what happened and what to do
 
 
-def survey(inbox: Path, settle_seconds: float = 0, clock=time.time) -> list[InboxEntry]:
+def survey(inbox: Path, settle_seconds: float = 0, clock=time.time,
+           takes_sets: Callable[[str], bool] = lambda source: False) -> list[InboxEntry]:
     """Every entry of the inbox and of each feed folder, in a stable order; links are never
-    followed and nothing is opened."""
+    followed and nothing is opened. A folder inside a feed whose kind `takes_sets` is one
+    entry, the delivery of all its files."""
     found: list[InboxEntry] = []
     if not inbox.is_dir():
         return found
@@ -56,7 +60,7 @@ def survey(inbox: Path, settle_seconds: float = 0, clock=time.time) -> list[Inbo
                                         _unreadable_problem(name, exc)))
                 continue
             for entry in entries:
-                found.append(_feed_entry(name, entry, settle_seconds, now))
+                found.append(_feed_entry(name, entry, settle_seconds, now, takes_sets(name)))
         else:
             found.append(InboxEntry("", Path(top.path), name, "refused",
                                     _top_level_problem(name, top)))
@@ -83,7 +87,7 @@ def _top_level_problem(name: str, entry: os.DirEntry) -> str:
 
 
 def _feed_entry(source: str, entry: os.DirEntry, settle_seconds: float,
-                now: float) -> InboxEntry:
+                now: float, takes_sets: bool = False) -> InboxEntry:
     name = f"{source}/{shown_name(entry.name)}"
     path = Path(entry.path)
     if _ignored(entry.name):
@@ -91,7 +95,14 @@ def _feed_entry(source: str, entry: os.DirEntry, settle_seconds: float,
     if entry.is_symlink():
         return InboxEntry(source, path, name, "refused", _link_problem(name))
     if entry.is_dir(follow_symlinks=False):
+        if takes_sets:
+            return _set_entry(source, path, name, settle_seconds, now)
         return InboxEntry(source, path, name, "refused", _folder_problem(name, source, path))
+    return _file_entry(source, entry, path, name, settle_seconds, now)
+
+
+def _file_entry(source: str, entry: os.DirEntry, path: Path, name: str,
+                settle_seconds: float, now: float) -> InboxEntry:
     info = entry.stat(follow_symlinks=False)
     if not stat.S_ISREG(info.st_mode):
         return InboxEntry(source, path, name, "refused", _special_problem(name))
@@ -103,6 +114,44 @@ def _feed_entry(source: str, entry: os.DirEntry, settle_seconds: float,
         return InboxEntry(source, path, name, "waiting", waiting_problem(
             name, f"it was written {max(age, 0):.0f} s ago, within the settle time "
                   f"(inbox.settle_seconds: {settle_seconds:g})"))
+    return InboxEntry(source, path, name, "receive")
+
+
+def set_files(folder: Path) -> list[os.DirEntry]:
+    """The files a set delivers: its entries less the hidden, lock and partial ones."""
+    return [e for e in _sorted_entries(folder) if not _ignored(e.name)]
+
+
+def _set_entry(source: str, path: Path, name: str, settle_seconds: float,
+               now: float) -> InboxEntry:
+    """A folder delivered as one set: received only when every entry in it is a settled,
+    readable regular file; otherwise the whole folder is refused or left waiting, so that a set
+    is never received in part."""
+    try:
+        entries = set_files(path)
+    except OSError as exc:
+        return InboxEntry(source, path, name, "refused", _unreadable_problem(name, exc))
+    if not entries:
+        return InboxEntry(source, path, name, "refused", f"{name}: an empty folder, so there "
+                          "is nothing to receive; it was left there. Remove it or put the "
+                          "return's files in it")
+    for entry in entries:
+        shown = f"{name}/{shown_name(entry.name)}"
+        if entry.is_symlink():
+            part = InboxEntry(source, path, shown, "refused", _link_problem(shown))
+        elif entry.is_dir(follow_symlinks=False):
+            part = InboxEntry(source, path, shown, "refused", f"{shown}: a folder inside a set, "
+                              "which is one folder of files")
+        else:
+            part = _file_entry(source, entry, Path(entry.path), shown, settle_seconds, now)
+        if part.state == "waiting":
+            return InboxEntry(source, path, name, "waiting", waiting_problem(
+                name, f"its file {shown_name(entry.name)} was written within the settle "
+                      "time; the set is received whole once every file has settled"))
+        if part.state != "receive":
+            return InboxEntry(source, path, name, "refused",
+                              f"{name}: the set was not received, none of it was read and it "
+                              f"was left there, because of one entry. {part.problem}")
     return InboxEntry(source, path, name, "receive")
 
 
@@ -133,7 +182,7 @@ def _folder_problem(name: str, source: str, path: Path) -> str:
     except OSError:
         count = 0
     entries = "1 entry" if count == 1 else f"{count} entries"
-    return (f"{name}: a folder ({entries}) inside a feed's folder; a set of files "
-            "delivered as a folder (such as an SSDA903 return) is not yet supported, so "
-            f"nothing in it was read and it was left there. Send each table as one CSV, XLSX "
-            f"or Parquet file in inbox/{source}/")
+    return (f"{name}: a folder ({entries}) inside a feed's folder; only a feed that takes "
+            "sets of files (social_care, for an SSDA903 return) reads a folder as one "
+            f"delivery, so nothing in it was read and it was left there. Send each extract as "
+            f"one CSV, XLSX or Parquet file in inbox/{source}/")

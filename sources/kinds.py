@@ -60,6 +60,7 @@ class Kind:
     title: str
     refresh: str
     event_date: str | None = None
+    sets: bool = False            # a folder in the feed is one delivery of several files
     person_columns: dict[str, Column] = field(default_factory=dict)
     event_columns: dict[str, Column] = field(default_factory=dict)
 
@@ -100,6 +101,7 @@ def load_kinds() -> dict[str, Kind]:
             title=raw["title"],
             refresh=raw.get("refresh", "full"),
             event_date=raw.get("event_date"),
+            sets=bool(raw.get("sets", False)),
             person_columns=person,
             event_columns=_columns(raw["columns"]),
         )

@@ -23,8 +23,7 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 GZIP_CSV_SUFFIXES = {f"{s}.gz" for s in CSV_SUFFIXES}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-# formats a later reader will read, refused meanwhile with a message saying so
-NOT_YET_SUPPORTED = {".xml": "XML files (such as a CIN census return)"}
+XML_SUFFIXES = {".xml"}      # statutory returns (sources.statutory)
 PEEK_ROWS = 30
 MAX_FIELD = 64 << 20   # bytes in one CSV cell
 # Bytes that Windows-1252 leaves undefined: a file holding them is not cp1252.
@@ -74,6 +73,8 @@ def file_suffix(name: str) -> str:
 
 
 def file_type(path: Path) -> str:
+    if path.is_dir():
+        return "set"        # a delivery of several files (an SSDA903 return)
     suffix = file_suffix(path.name)
     if suffix in CSV_SUFFIXES:
         return "csv"
@@ -83,12 +84,8 @@ def file_type(path: Path) -> str:
         return "xlsx"
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
-    if suffix in NOT_YET_SUPPORTED:
-        raise ExtractError(
-            path.name,
-            f"{NOT_YET_SUPPORTED[suffix]} are not yet supported, so it was not read",
-            "Send the extract as CSV, XLSX or Parquet until a reader for this format is added.",
-        )
+    if suffix in XML_SUFFIXES:
+        return "xml"
     raise ExtractError(
         path.name,
         f"files of type '{suffix or 'none'}' cannot be read",
@@ -343,4 +340,7 @@ def open_source(path: Path, hints: dict | None = None, limits: ReadLimits = DEFA
                          limits)
     if kind == "xlsx":
         return XlsxSource(path, hints.get("sheet"), limits)
-    return ParquetSource(path)
+    if kind == "parquet":
+        return ParquetSource(path)
+    raise ExtractError(path.name, f"a statutory return ({kind}) has no column-map reader",
+                       "Read it with sources.extract, which chooses its own reader.")

@@ -101,7 +101,10 @@ def upn(raw: pd.Series) -> pd.Series:
     text = blank_to_null(raw).str.upper().str.replace(r"\s", "", regex=True)
     shaped = text.str.fullmatch(r"[A-Z]\d{11}[0-9A-Z]").fillna(False).astype(bool)
     out = pd.Series(pd.NA, index=raw.index, dtype="string")
-    for idx, value in text[shaped].items():
-        if upn_check_letter(value[1:]) == value[0]:
-            out.loc[idx] = value
+    candidates = text[shaped]
+    # one assignment for the whole column (a .loc per row took 3.5 s on 19,000 rows), each
+    # distinct UPN checked once (a child's UPN repeats on every row of the child)
+    checked = {v: upn_check_letter(v[1:]) == v[0] for v in candidates.unique()}
+    valid = candidates.map(checked).astype(bool)
+    out[candidates.index[valid.to_numpy()]] = candidates[valid]
     return out

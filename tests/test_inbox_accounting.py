@@ -71,15 +71,28 @@ def test_a_file_directly_in_the_inbox_is_refused_with_a_ledger_entry_and_left(tm
     assert entry["file_name"] == "rms_march.csv" and entry["problem"] == refused.problem
 
 
-def test_a_folder_of_csvs_in_a_feed_is_refused_as_not_yet_supported(tmp_path):
+def test_a_folder_in_a_feed_that_takes_sets_is_received_whole_as_one_extract(tmp_path):
     home = _home(tmp_path)
     for table in ("header", "episodes", "uasc"):
         _drop(home, f"social_care/ssda903_2026/{table}.csv", "CHILD,SEX\n1,1\n")
+    (receipt,) = steps.receive(home, now=DAY).receipts
+    assert receipt.file_name == "ssda903_2026" and len(receipt.files) == 3
+    assert receipt.status == "rejected"
+    assert receipt.problem.startswith("ssda903_2026: episodes.csv is not one of the SSDA903 "
+                                      "tables")
+    assert not (home.inbox / "social_care" / "ssda903_2026").exists()
+    assert sorted(p.name for p in (home.root / receipt.archive_path).iterdir())[-1] == \
+        "manifest.json"
+
+
+def test_a_folder_in_a_feed_that_takes_no_sets_is_refused_and_left(tmp_path):
+    home = _home(tmp_path)
+    _drop(home, "police/march/rms.csv", GOOD)
     (refused,) = steps.receive(home, now=DAY).refused
-    assert refused.name == "social_care/ssda903_2026"
-    assert "(3 entries)" in refused.problem and "is not yet supported" in refused.problem
-    assert (home.inbox / "social_care" / "ssda903_2026" / "uasc.csv").exists()
-    assert [e["file_name"] for e in _ledger(home, "refused")] == ["social_care/ssda903_2026"]
+    assert refused.name == "police/march" and "(1 entry)" in refused.problem
+    assert "only a feed that takes sets of files (social_care" in refused.problem
+    assert (home.inbox / "police" / "march" / "rms.csv").exists()
+    assert [e["file_name"] for e in _ledger(home, "refused")] == ["police/march"]
 
 
 def test_a_nested_file_is_never_read(tmp_path):
@@ -104,14 +117,13 @@ def test_a_symlink_out_of_the_home_is_refused_and_never_followed(tmp_path):
     assert len(_ledger(home, "refused")) == 2
 
 
-def test_a_cin_census_xml_file_is_refused_as_not_yet_supported(tmp_path):
+def test_a_cin_census_xml_file_without_children_is_rejected_and_archived(tmp_path):
     home = _home(tmp_path)
     _drop(home, "social_care/cin_census_2026.xml", "<Message><Header/></Message>")
     (receipt,) = steps.receive(home, now=DAY).receipts
     assert receipt.status == "rejected"
-    assert receipt.problem.startswith("cin_census_2026.xml: XML files (such as a CIN census "
-                                      "return) are not yet supported")
-    assert (home.root / receipt.archive_path).exists()          # kept for the reader to come
+    assert receipt.problem.startswith("cin_census_2026.xml: the CIN census holds no children")
+    assert (home.root / receipt.archive_path).exists()
 
 
 def test_files_and_folders_the_pipeline_cannot_read_are_refused(tmp_path, monkeypatch):
