@@ -137,3 +137,23 @@ def test_ambiguous_day_month_order_is_an_error_not_a_guess():
     assert infer_date_format(pd.Series(["13/02/2012", "03/04/2011"]), "DOB", "f") == "%d/%m/%Y"
     assert infer_date_format(pd.Series(["02/13/2012"]), "DOB", "f") == "%m/%d/%Y"
     assert infer_date_format(pd.Series(["20120213"]), "DOB", "f") == "%Y%m%d"
+
+
+def test_shipped_maps_give_cin_factor_codes_their_census_meaning():
+    """A supplier map that takes CIN census factor codes must mean by each what the census
+    does (the census map, from the specification): 6A is a child's physical disability, not
+    CSE, and counting it as CSE would put disabled children in the published tables."""
+    maps = load_maps()
+    census = maps["cin_census"].columns["factors"].codes
+    checked = 0
+    for name, cmap in maps.items():
+        rule = cmap.columns.get("factors")
+        if name == "cin_census" or rule is None or not rule.codes:
+            continue
+        for code, meaning in rule.codes.items():
+            if code in census and census[code] != "OTHER":
+                assert meaning == census[code], (name, code, meaning)
+                checked += 1
+            elif code in census:
+                assert meaning in ("OTHER", census[code]), (name, code, meaning)
+    assert checked >= 10
