@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import zoneinfo
 from functools import cached_property
 from pathlib import Path
@@ -103,6 +104,26 @@ class AnalystsSettings(_Section):
         None, description="Operating-system group given read access to the analysts' folder "
         "(and passage through the home to it, nothing else); unset, only the pipeline's user "
         "can open it (docs/access.md).")
+
+    @field_validator("group")
+    @classmethod
+    def _usable_group(cls, value: str | None) -> str | None:
+        """Checked when the settings are read, not when a run reaches its last step: the
+        pipeline's user can only give its files to a group it belongs to."""
+        if value is None:
+            return value
+        import grp
+
+        try:
+            gid = grp.getgrnam(value).gr_gid
+        except KeyError:
+            raise ValueError(f"no operating-system group named {value!r}: create it "
+                             f"(groupadd {value}) or correct the name") from None
+        if os.geteuid() != 0 and gid not in {os.getegid(), *os.getgroups()}:
+            raise ValueError(f"the pipeline's user is not in the group {value!r}, so it cannot "
+                             f"give the analysts' files to it: add it (usermod -aG {value} "
+                             "USER) and start a new session") from None
+        return value
 
 
 class NotifySettings(_Section):

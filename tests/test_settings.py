@@ -54,6 +54,8 @@ def test_documented_keys_are_real_settings():
     ({"validation": {"max_age_year": 25}}, r"validation\.max_age_year: unknown setting"),
     ({"schedules": {"nightly": "every night"}}, r"schedules\.nightly: 'every night' is not a cron"),
     ({"schedules": {"timezone": "Europe/Kestrelford"}}, r"not a time zone name"),
+    ({"analysts": {"group": "joinedup-no-such-group"}},
+     r"analysts\.group: .*no operating-system group named 'joinedup-no-such-group'"),
     ({"partnership": "Kestrelford"}, r"partnership: .*valid dictionary"),
 ])
 def test_bad_settings_are_refused_naming_the_key(raw, expected):
