@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 import flows  # noqa: F401  (sets offline-friendly environment defaults before Prefect loads)
-from flows import cli_link, cli_ops, cli_publication, cli_review, cli_sources
+from flows import cli_encode, cli_link, cli_ops, cli_publication, cli_review, cli_sources
 from flows.cli_options import (
     AsOfOption,
     HomeOption,
@@ -156,6 +156,7 @@ def evaluate(home: HomeOption = None) -> None:
 
 app.add_typer(cli_sources.sources_app, name="sources")
 app.command()(cli_link.link)
+app.command()(cli_encode.encode)
 app.add_typer(cli_review.review_app, name="review")
 for _command in (cli_ops.runs, cli_ops.rollback, cli_ops.rebuild, cli_ops.serve):
     app.command()(_command)

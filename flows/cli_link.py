@@ -18,18 +18,9 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
+from flows.cli_options import parse_roles
 from flows.cli_options import stderr_console as console
 from flows.progress import showing, stage
-
-
-def _roles(pairs: list[str]) -> dict[str, str]:
-    roles = {}
-    for item in pairs:
-        role, sep, column = item.partition("=")
-        if not sep or not role.strip() or not column.strip():
-            raise typer.BadParameter(f"--map {item!r}: write ROLE=COLUMN, e.g. dob=DateOfBirth")
-        roles[role.strip()] = column.strip()
-    return roles
 
 
 def _on_stage(name: str, finished: bool) -> None:
@@ -105,7 +96,7 @@ def link(
         with display, link_database(memory_limit) as con:
             stage("reading files")
             try:
-                read = load_files(con, list(files), id_column, _roles(roles), list(extra))
+                read = load_files(con, list(files), id_column, parse_roles(roles), list(extra))
                 console.print(f"read {read.records:,} records from {len(files)} file(s)"
                               + (f"; {read.unparsed_dates:,} dates of birth in no known form "
                                  "are compared as text" if read.unparsed_dates else ""))

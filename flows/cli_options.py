@@ -92,3 +92,14 @@ ProfileOption = Annotated[str, typer.Option(
     callback=_known_profile,
     help="Recording-error rates: standard, or stress (as high as real agency data; "
          "sources/synth/data/profiles.yaml).")]
+
+
+def parse_roles(pairs: list[str]) -> dict[str, str]:
+    """`--map ROLE=COLUMN` options (`joinedup link`, `joinedup encode`) as role -> column."""
+    roles = {}
+    for item in pairs:
+        role, sep, column = item.partition("=")
+        if not sep or not role.strip() or not column.strip():
+            raise typer.BadParameter(f"--map {item!r}: write ROLE=COLUMN, e.g. dob=DateOfBirth")
+        roles[role.strip()] = column.strip()
+    return roles

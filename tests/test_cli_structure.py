@@ -20,8 +20,8 @@ from tests.builders.return_home import make_home
 REPO = Path(__file__).resolve().parents[1]
 FLOWS = REPO / "flows"
 CLI_MODULES = sorted(p.stem for p in FLOWS.glob("cli*.py"))
-COMMANDS = {"synth", "run", "demo", "evaluate", "sources", "link", "review", "runs", "rollback",
-            "rebuild", "serve", "return", "report", "sql"}
+COMMANDS = {"synth", "run", "demo", "evaluate", "sources", "link", "encode", "review", "runs",
+            "rollback", "rebuild", "serve", "return", "report", "sql"}
 
 
 def _imported_flows_modules(path: Path) -> set[str]:

@@ -1,0 +1,134 @@
+"""Person records -> their encodings: what an agency sends instead of names.
+
+Every identifying role becomes a Bloom filter (names, date of birth, postcode, address) or a
+keyed HMAC (NHS number, UPN, LA child id), blocking keys are keyed HMACs, and sex and every
+column the agency did not name as a role pass through as delivered, so validation and the
+indicators read them as before. No clear identifying value is written, and the file is written
+under a temporary name and renamed, its schema beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import jellyfish
+import pandas as pd
+
+from sources.encoding.bloom import FilterMaker
+from sources.encoding.schema import (
+    EncodingError,
+    EncodingSchema,
+    derive,
+    key_check,
+    write_schema,
+)
+from sources.link_input import person_records, read_table
+
+log = logging.getLogger("joinedup")
+
+CLEAR_ROLES = ("sex",)                 # compared as it is; identifies no one on its own
+TRANSFORMS = {
+    "soundex": lambda v: jellyfish.soundex(v) if v else None,
+    "initial": lambda v: v[:1] or None,
+    "year": lambda v: v[:4] or None,
+    "value": lambda v: v or None,
+}
+
+
+def _text(role: str, values: pd.Series) -> pd.Series:
+    """The standardised value a role is encoded from (dates as YYYYMMDD, postcodes compact)."""
+    def one(value) -> str | None:
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            return None
+        if role == "dob":
+            return value.strftime("%Y%m%d") if isinstance(value, date) else None
+        text = str(value).strip().upper()
+        if role == "postcode":
+            text = text.replace(" ", "")
+        return text or None
+
+    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
+
+
+def _hmac(key: bytes, role: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    return hmac.new(key, f"{role}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def encode_records(records: pd.DataFrame, roles: list[str], schema: EncodingSchema,
+                   secret: bytes) -> pd.DataFrame:
+    """The encoded columns of canonical person records (sources.link_input)."""
+    filters = FilterMaker(schema, secret)
+    exact_key, block_key = derive(secret, "exact"), derive(secret, "blocking")
+    salt_role = schema.hardening.get("salt")
+    salts = (_text(salt_role, records[salt_role]) if salt_role in records
+             else pd.Series([None] * len(records), index=records.index))
+    out = pd.DataFrame(index=records.index)
+    texts = {role: _text(role, records[role]) for role in roles if role in records}
+    for role in roles:
+        if role in schema.bloom and role in texts:
+            out[f"{role}_bf"] = [None if v is None else filters.encode(role, v, s or "")
+                                 for v, s in zip(texts[role], salts, strict=True)]
+        elif role in schema.exact and role in texts:
+            out[f"{role}_hmac"] = [_hmac(exact_key, role, v) for v in texts[role]]
+    for name, parts in schema.blocking.items():
+        pieces = []
+        for part in parts:
+            role, _sep, transform = part.partition(":")
+            if role not in texts:
+                break
+            pieces.append(texts[role].map(lambda v, t=TRANSFORMS[transform]: t(v) if v else None))
+        if len(pieces) == len(parts):
+            joined = [None if any(p is None for p in row) else "|".join(row)
+                      for row in zip(*pieces, strict=True)]
+            out[f"block_{name}"] = [_hmac(block_key, name, v) for v in joined]
+    for role in CLEAR_ROLES:
+        if role in records:
+            out[role] = records[role]
+    return out
+
+
+def encode_file(path: Path, id_column: str, roles: dict[str, str], secret: bytes, out: Path,
+                schema: EncodingSchema | None = None) -> EncodingSchema:
+    """Encode one file of people (`joinedup link`'s roles) into `out` (Parquet) with its schema
+    beside it; returns the schema written."""
+    schema = schema or EncodingSchema.defaults()
+    known = set(schema.bloom) | set(schema.exact) | set(CLEAR_ROLES) | {"full_name"}
+    unknown = sorted(set(roles) - known)
+    if unknown:
+        raise EncodingError(f"role(s) {unknown} cannot be encoded; roles are "
+                            f"{', '.join(sorted(known))}")
+    if id_column in roles.values() and id_column not in (roles.get(r) for r in CLEAR_ROLES):
+        role = next(r for r, c in roles.items() if c == id_column)
+        raise EncodingError(f"the id column {id_column!r} is also the {role} to be encoded: "
+                            "give a record id that identifies no one (a row number or the "
+                            "system's own record id), or it would travel in the clear")
+    frame = read_table(path)
+    records, _unparsed = person_records(path, id_column, roles, [])
+    encoded_roles = [r for r in ("first_name", "middle_names", "last_name", *schema.bloom,
+                                 *schema.exact) if r in records]
+    encoded = encode_records(records, list(dict.fromkeys(encoded_roles)), schema, secret)
+    used = {id_column, *roles.values()}
+    passed = [c for c in frame.columns if c not in used]
+    result = pd.concat([frame[[id_column]].reset_index(drop=True),
+                        encoded.reset_index(drop=True),
+                        frame[passed].reset_index(drop=True)], axis=1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    result.to_parquet(partial, index=False)
+    os.replace(partial, out)
+    written = replace(schema, key_check=key_check(secret), id_column=id_column,
+                      fields=sorted({c.rsplit("_", 1)[0] for c in encoded.columns
+                                     if c.endswith(("_bf", "_hmac"))}),
+                      records=len(result))
+    write_schema(out, written)
+    log.info("encoded %d records of %s: %d fields, %d columns passed through", len(result),
+             path.name, len(written.fields), len(passed))
+    return written
