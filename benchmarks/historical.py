@@ -28,11 +28,11 @@ from pathlib import Path
 import pandas as pd
 from blocking_recall import rule_pairs
 
+from flows.link_files import RECORDS_TABLE, load_files
 from linkage import evaluate_pairs
 from linkage.blocking import feature_columns, rule_max_block
 from linkage.features import build_features
 from linkage.settings import load_settings
-from sources.link_input import link_input
 from warehouse.db import connect
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "linkage-data" / \
@@ -83,11 +83,9 @@ def blocking(source: Path, roles: list[str], frame: pd.DataFrame, tmp: Path) -> 
     """Candidate pairs of the default rules and the share of true pairs among them, per rule
     (as benchmarks/blocking_recall.py prints them for the synthetic extracts)."""
     settings = load_settings({})
-    records = link_input([source], "unique_id", dict(r.split("=", 1) for r in roles), [])
     con = connect(tmp / "blocking.duckdb", memory_limit="2GB")
-    con.register("records_df", records.records)
-    con.execute("CREATE TABLE records AS SELECT * FROM records_df")
-    build_features(con, "records", records.extras)
+    read = load_files(con, [source], "unique_id", dict(r.split("=", 1) for r in roles), [])
+    build_features(con, RECORDS_TABLE, read.extras)
     truth = frame.assign(record_key=source.stem + ":" + frame["unique_id"])
     con.register("truth_df", truth[["record_key", "cluster"]])
     con.execute("CREATE TEMP TABLE true_pair AS SELECT a.rid AS rid_l, b.rid AS rid_r "

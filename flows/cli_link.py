@@ -107,6 +107,9 @@ def link(
             try:
                 read = load_files(con, list(files), id_column, _roles(roles), list(extra))
                 console.print(f"read {read.records:,} records from {len(files)} file(s)"
+                              + (f"; {read.partial_dates:,} dates of birth give only a year or "
+                                 "a month (compared as partial dates)" if read.partial_dates
+                                 else "")
                               + (f"; {read.unparsed_dates:,} dates of birth in no known form "
                                  "are compared as text" if read.unparsed_dates else ""))
                 settings = link_settings(settings_file, read.extras, threshold)
