@@ -27,7 +27,11 @@ ORDER BY r.source, r.record_id
 """
 PAIRS_SQL = f"""
 SELECT l.source AS source_l, l.record_id AS record_id_l, r.source AS source_r,
-       r.record_id AS record_id_r, round(p.match_probability, 6) AS match_probability
+       r.record_id AS record_id_r, round(p.match_probability, 6) AS match_probability,
+       p.match_rule, round(p.match_weight, 3) AS match_weight,
+       round((SELECT match_weight FROM linkage.model WHERE comparison = '_prior'
+              AND label = 'lambda'), 3) AS weight_prior,
+       round(COLUMNS('^weight_'), 3)
 FROM linkage.pair p
 JOIN {RECORDS_TABLE} l ON l.record_key = p.record_key_l
 JOIN {RECORDS_TABLE} r ON r.record_key = p.record_key_r
@@ -44,7 +48,8 @@ class LinkFilesError(ValueError):
 @dataclass(frozen=True)
 class LinkOutputs:
     """The files a link writes: the clusters, with the model's parameters and report beside
-    them, and the scored pairs if asked for."""
+    them, and the scored pairs if asked for (with each comparison's part of the match weight,
+    weight_<comparison>, beside the prior's: why the pair scored as it did)."""
 
     clusters: Path
     pairs: Path | None = None

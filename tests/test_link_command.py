@@ -66,9 +66,14 @@ def test_febrl4_links_with_household_rules_off(febrl_files, tmp_path):
     scores = _f1(clusters)
     assert scores["precision"] >= 0.995 and scores["f1"] >= 0.99, scores
     scored = pd.read_csv(pairs, dtype={"record_id_l": str, "record_id_r": str})
-    assert list(scored.columns) == ["source_l", "record_id_l", "source_r", "record_id_r",
-                                    "match_probability"]
+    assert list(scored.columns[:8]) == ["source_l", "record_id_l", "source_r", "record_id_r",
+                                        "match_probability", "match_rule", "match_weight",
+                                        "weight_prior"]
     assert scored["match_probability"].between(0, 1).all()
+    # the waterfall: the prior and each comparison's part add up to the pair's match weight
+    parts = scored.filter(regex="^weight_")
+    assert {"weight_first_name", "weight_dob", "weight_extra_soc_sec_id"} <= set(parts.columns)
+    assert ((parts.sum(axis=1) - scored["match_weight"]).abs() < 0.02).all()
     assert (tmp_path / "clusters.model.csv").exists()
 
 
