@@ -1,6 +1,7 @@
 """Splink's `historical_figures_with_errors_50k` deduplicated by `joinedup link`, no settings.
 
-    .venv/bin/python benchmarks/historical.py [--data FILE.parquet] [--full-name] [--keep DIR]
+    .venv/bin/python benchmarks/historical.py [--data FILE.parquet] [--full-name] [--extra COL]
+        [--keep DIR]
 
 Why this set: it is generated independently of this project (Wikidata people with injected
 errors), most of its duplicates have no date of birth or postcode and another forename, full
@@ -9,7 +10,8 @@ dates fall before 1677 or are partial - the cases issue 12 items 4 and 5 are abo
 
 The file is given to `joinedup link` with the roles the previous sessions measured with
 (`first_name`, `last_name=surname`, `dob`, `postcode=postcode_fake`, `sex=gender`) and, with
---full-name, `full_name=full_name` too (middle names and titles parsed from it). It prints the
+--full-name, `full_name=full_name` too (middle names and titles parsed from it), with --extra
+further columns compared as they are (`--extra birth_place --extra occupation`). It prints the
 wall time of the whole command and pairwise precision, recall and F1 of the clusters against the
 `cluster` column (the F1 of pairs of records put in one cluster, as Splink's own evaluation of
 this set counts it), then the candidate pairs and how many true pairs blocking proposed.
@@ -19,6 +21,7 @@ Figures are printed; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--full-name", action="store_true",
                         help="also map full_name=full_name")
+    parser.add_argument("--extra", action="append", default=[],
+                        help="another column to compare (repeatable): birth_place and "
+                             "occupation are the further columns Splink's tutorial compares")
     parser.add_argument("--keep", type=Path, help="keep the clusters and pairs here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,9 +67,12 @@ def main() -> None:
                "--pairs", str(pairs), "--quiet"]
         for role in roles:
             cmd += ["--map", role]
+        for extra in args.extra:
+            cmd += ["--extra", extra]
         start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True)
         seconds = time.perf_counter() - start
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)     # CPU: less disturbed by others
         if done.returncode:
             print(done.stdout, done.stderr, sep="\n")
             raise SystemExit(done.returncode)
@@ -71,10 +80,12 @@ def main() -> None:
         predicted["record_key"] = predicted["record_id"]
         truth = frame.rename(columns={"unique_id": "record_key"})[["record_key", "cluster"]]
         scores = evaluate_pairs(predicted, truth)
-        print(f"historical {scores['records']:,} records{' +full_name' if args.full_name else ''}"
+        given = (" +full_name" if args.full_name else "") + "".join(f" +{e}" for e in args.extra)
+        print(f"historical {scores['records']:,} records{given}"
               f": precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
               f"F1 {scores['f1']:.4f} (tp {scores['tp']:,} fp {scores['fp']:,} "
-              f"fn {scores['fn']:,}); {seconds:.1f} s")
+              f"fn {scores['fn']:,}); {seconds:.1f} s wall, "
+              f"{usage.ru_utime + usage.ru_stime:.1f} s CPU")
 
         blocking(source, roles, frame, Path(tmp))
 
