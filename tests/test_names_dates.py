@@ -82,3 +82,33 @@ def test_partial_and_historic_dates_reach_their_own_levels_never_a_disagreement(
     # (1, 4): a known month that differs is a disagreement, but within a year
     assert levels == ["month_agrees", "exact", "year_agrees", "else", "within_year",
                       "year_agrees", "exact"]
+
+
+def test_records_joined_through_a_third_are_not_kept_apart_for_want_of_evidence(tmp_path):
+    """b and c share only their sex (one has forename and birth date, the other surname and
+    postcode): their pair scores near the prior, far below cannot_link_probability, but nothing
+    in it disagrees, so the guard must not refuse what a (the whole record) joins."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from tests.test_link_command import _background
+
+    person = pd.DataFrame({
+        "rec_id": ["a", "b", "c"], "first": ["Ossiana", "Ossiana", None],
+        "last": ["Bredeworth", None, "Bredeworth"], "born": ["2010-05-06", "2010-05-06", None],
+        "pc": ["ZX9 9ZZ", None, "ZX9 9ZZ"], "sex": "F", "school": ["Q-17", "Q-17", None]})
+    background = _background(400)
+    words = background["name"].str.split()
+    background = background.assign(
+        first=words.str[0], last=words.str[1], sex=["F", "M"] * (len(background) // 2),
+        school=[f"S-{i}" for i in range(len(background))]).drop(columns=["name"])
+    path = tmp_path / "register.csv"
+    pd.concat([person, background]).to_csv(path, index=False)
+    out = tmp_path / "clusters.csv"
+    result = CliRunner().invoke(app, [
+        "link", str(path), "--id", "rec_id", "--out", str(out), "--map", "first_name=first",
+        "--map", "last_name=last", "--map", "dob=born", "--map", "postcode=pc",
+        "--map", "sex=sex", "--extra", "school"])
+    assert result.exit_code == 0, result.output
+    ids = pd.read_csv(out, dtype=str).set_index("record_id")["person_id"]
+    assert ids["a"] == ids["b"] == ids["c"]
