@@ -62,7 +62,9 @@ def link(
         "--extra", help="Another column to compare (exact / similar).")] = [],  # noqa: B006
     pairs: Annotated[Path | None, typer.Option(
         "--pairs", help="PAIRS.csv of the scored candidate pairs that can matter: those the "
-                        "model gives at least pairs.keep_min_probability (0.001).")] = None,
+                        "model gives at least pairs.keep_min_probability (0.001), with the "
+                        "prior's and each comparison's part of the match weight "
+                        "(weight_<comparison>).")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Match probability at which pairs join a cluster "
                             "(default from linkage/settings.yaml).")] = None,
