@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 from linkage_vs_splink import PERSON_COLUMNS, synthetic_inputs
 
-from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
+from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql, rule_max_block
 from linkage.features import build_features
 from linkage.settings import load_settings
 from sources.link_input import link_input
@@ -90,9 +90,8 @@ def report(children: int, profile: str, settings: dict, keep: Path | None) -> No
         con.execute("CREATE TEMP TABLE found (rule VARCHAR, rid_l INTEGER, rid_r INTEGER)")
         con.execute("CREATE TEMP TABLE candidate (rid_l INTEGER, rid_r INTEGER)")
         columns = feature_columns(con)
-        max_block = int(settings["blocking"]["max_block_size"])
         start = time.perf_counter()
-        made = {r["name"]: rule_pairs(con, r, columns, max_block)
+        made = {r["name"]: rule_pairs(con, r, columns, rule_max_block(r, settings))
                 for r in settings["blocking"]["rules"]}
         seconds = time.perf_counter() - start
         candidates = con.execute("SELECT count(*) FROM (SELECT DISTINCT rid_l, rid_r "

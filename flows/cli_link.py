@@ -53,7 +53,9 @@ def link(
         "--extra", help="Another column to compare (exact / similar).")] = [],  # noqa: B006
     pairs: Annotated[Path | None, typer.Option(
         "--pairs", help="PAIRS.csv of the scored candidate pairs that can matter: those the "
-                        "model gives at least pairs.keep_min_probability (0.001).")] = None,
+                        "model gives at least pairs.keep_min_probability (0.001), with the "
+                        "prior's and each comparison's part of the match weight "
+                        "(weight_<comparison>).")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Match probability at which pairs join a cluster "
                             "(default from linkage/settings.yaml).")] = None,
@@ -98,6 +100,9 @@ def link(
             try:
                 read = load_files(con, list(files), id_column, parse_roles(roles), list(extra))
                 console.print(f"read {read.records:,} records from {len(files)} file(s)"
+                              + (f"; {read.partial_dates:,} dates of birth give only a year or "
+                                 "a month (compared as partial dates)" if read.partial_dates
+                                 else "")
                               + (f"; {read.unparsed_dates:,} dates of birth in no known form "
                                  "are compared as text" if read.unparsed_dates else ""))
                 settings = link_settings(settings_file, read.extras, threshold)

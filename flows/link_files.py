@@ -19,6 +19,7 @@ from sources.common.yamlfiles import read_yaml
 from sources.errors import ExtractError
 
 RECORDS_TABLE = "link_records"
+NAME_ROLES = ("first_name", "middle_names", "last_name", "full_name")
 CLUSTERS_SQL = f"""
 SELECT r.source, r.record_id, p.person_id
 FROM {RECORDS_TABLE} r JOIN linkage.person p USING (record_key)
@@ -26,7 +27,11 @@ ORDER BY r.source, r.record_id
 """
 PAIRS_SQL = f"""
 SELECT l.source AS source_l, l.record_id AS record_id_l, r.source AS source_r,
-       r.record_id AS record_id_r, round(p.match_probability, 6) AS match_probability
+       r.record_id AS record_id_r, round(p.match_probability, 6) AS match_probability,
+       p.match_rule, round(p.match_weight, 3) AS match_weight,
+       round((SELECT match_weight FROM linkage.model WHERE comparison = '_prior'
+              AND label = 'lambda'), 3) AS weight_prior,
+       round(COLUMNS('^weight_'), 3)
 FROM linkage.pair p
 JOIN {RECORDS_TABLE} l ON l.record_key = p.record_key_l
 JOIN {RECORDS_TABLE} r ON r.record_key = p.record_key_r
@@ -43,7 +48,8 @@ class LinkFilesError(ValueError):
 @dataclass(frozen=True)
 class LinkOutputs:
     """The files a link writes: the clusters, with the model's parameters and report beside
-    them, and the scored pairs if asked for."""
+    them, and the scored pairs if asked for (with each comparison's part of the match weight,
+    weight_<comparison>, beside the prior's: why the pair scored as it did)."""
 
     clusters: Path
     pairs: Path | None = None
@@ -62,6 +68,7 @@ class FilesRead:
     records: int
     unparsed_dates: int              # dates of birth in no known form, compared as text
     extras: list[str]                # the extra columns compared
+    partial_dates: int = 0           # dates of birth with only a year, or a year and month
 
 
 @contextmanager
@@ -77,17 +84,68 @@ def link_database(memory_limit: str) -> Iterator:
 def load_files(con, files: list[Path], id_column: str, roles: dict[str, str],
                extras: list[str]) -> FilesRead:
     """Read the files as person records into the link database; the frame is dropped once
-    DuckDB holds its copy."""
-    from sources.link_input import link_input
+    DuckDB holds its copy. The name columns are read as text and split into their parts by
+    linkage.names (titles, ordinals, particles, a full name's middle names) before they are
+    standardised."""
+    from sources.link_input import DOB_TEXT, extra_name, link_input
 
+    names = {role: column for role, column in roles.items() if role in NAME_ROLES}
+    carried = [c for c in dict.fromkeys(names.values()) if c not in extras]
+    others = {role: column for role, column in roles.items() if role not in NAME_ROLES}
     try:
-        prepared = link_input(files, id_column, roles, extras)
+        prepared = link_input(files, id_column, others, [*extras, *carried])
     except (ExtractError, ValueError) as exc:
         raise LinkFilesError(str(exc)) from None
-    con.register("link_records_df", prepared.records)
+    records = _with_names(prepared.records, {r: extra_name(c) for r, c in names.items()})
+    dropped = {extra_name(c) for c in carried}
+    records, partial = _with_partial_dates(records.drop(columns=sorted(dropped)),
+                                           extra_name(DOB_TEXT))
+    if extra_name(DOB_TEXT) not in records:
+        dropped.add(extra_name(DOB_TEXT))
+    compared = [e for e in prepared.extras if e not in dropped]
+    con.register("link_records_df", records)
     con.execute(f"CREATE TABLE {RECORDS_TABLE} AS SELECT * FROM link_records_df")
     con.unregister("link_records_df")
-    return FilesRead(len(prepared.records), prepared.unparsed_dates, list(prepared.extras))
+    return FilesRead(len(records), prepared.unparsed_dates - partial, compared, partial)
+
+
+def _with_partial_dates(records, text_column: str):
+    """Dates of birth that no full-date form read but that hold a year (and a month) become
+    partial dates (linkage.dates); the rest stay text. (records, partial dates found)."""
+    if text_column not in records:
+        return records, 0
+    from linkage.dates import partial_dates
+
+    parsed = partial_dates(records[text_column])
+    found = parsed["dob"].notna()
+    out = records.copy()
+    out["dob"] = out["dob"].where(~found, parsed["dob"])
+    out["dob_precision"] = parsed["dob_precision"]
+    out[text_column] = out[text_column].where(~found, None)
+    if out[text_column].isna().all():
+        out = out.drop(columns=[text_column])
+    return out, int(found.sum())
+
+
+def _with_names(records, columns: dict[str, str]):
+    """The records with their standardised name parts and the aliases a full name implies."""
+    from linkage.names import person_names
+    from sources import standardise
+
+    def given(role: str):
+        return records[columns[role]] if role in columns else None
+
+    parts = person_names(given("first_name"), given("middle_names"), given("last_name"),
+                         given("full_name"), records.index)
+    out = records.copy()
+    for role in ("first_name", "middle_names", "last_name"):
+        if role in columns or "full_name" in columns:
+            out[role] = standardise.name(parts[role].astype("string"))
+    for alias in ("alias_first_names", "alias_last_names"):
+        flat = parts[alias].explode()
+        clean = standardise.name(flat.astype("string")).dropna()
+        out[alias] = clean.groupby(level=0).agg(list).reindex(out.index)
+    return out
 
 
 def link_settings(settings_file: Path | None, extras: list[str],

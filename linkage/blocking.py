@@ -62,15 +62,22 @@ def pairs_from_keys_sql(keys_table: str, names: list[str]) -> str:
             "WHERE a.block_n <= $max_block")
 
 
+def rule_max_block(rule: dict, settings: dict) -> int:
+    """The largest block a rule pairs: its own `max_block_size`, else blocking.max_block_size.
+    Rules on names alone set a small one: a rare name is evidence enough to compare two records
+    that share nothing else, a common one ("JOHN SMITH") would make millions of pairs."""
+    return int(rule.get("max_block_size", settings["blocking"]["max_block_size"]))
+
+
 def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict) -> dict:
     """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts."""
     columns = feature_columns(con)
-    max_block = settings["blocking"]["max_block_size"]
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_candidate_raw "
                 "(rid_l INTEGER, rid_r INTEGER, rule_no SMALLINT)")
     oversized_blocks = 0
     for rule_no, rule in enumerate(settings["blocking"]["rules"]):
         keys_sql, names = rule_keys_sql(rule, columns)
+        max_block = rule_max_block(rule, settings)
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
         con.execute(
             "INSERT INTO linkage_candidate_raw SELECT DISTINCT a.rid, b.rid, $rule_no "

@@ -35,6 +35,10 @@ class Comparison:
     def tf(self) -> str:
         return f"tf_{self.name}"
 
+    @property
+    def weight(self) -> str:
+        return f"weight_{self.name}"
+
     def level_of(self, label: str) -> int:
         for level, text in self.labels.items():
             if text == label:

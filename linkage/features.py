@@ -36,7 +36,9 @@ def _input_columns() -> dict[str, str]:
     return columns
 
 
-INPUT_COLUMNS: dict[str, str] = _input_columns()
+# dob_precision is linkage's own: 'month' or 'year' for a partial date of birth (held as the
+# first day of its period, linkage/dates.py), NULL for a full date.
+INPUT_COLUMNS: dict[str, str] = {**_input_columns(), "dob_precision": "VARCHAR"}
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 

@@ -72,6 +72,7 @@ def _write_pairs(run: LinkageRun) -> None:
     settings = run.settings
     gamma_cols = ", ".join(f"s.{c.gamma}" for c in run.comparisons)
     tf_cols = "".join(f", s.{c.tf}" for c in run.comparisons if c.tf_column)
+    tf_cols += "".join(f", s.{c.weight}" for c in run.comparisons)
     run.con.execute(
         "CREATE OR REPLACE TABLE linkage.pair AS SELECT fl.record_key AS record_key_l, "
         "fr.record_key AS record_key_r, s.match_weight, s.match_probability, s.match_rule, "

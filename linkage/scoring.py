@@ -3,8 +3,11 @@
 match_weight is the log2 odds of a match: the prior (lambda) plus, per comparison, log2(m/u) of
 the pair's level (0 for a missing value), plus a term-frequency adjustment on exact levels:
 log2(u_exact / tf(value)), so that agreeing on a common surname counts for less than agreeing on
-a rare one. Identifier rules and vetoes then decide the final match_probability:
-strong id agrees (and none conflicts) => 1; a strong id conflicts or a veto fits => 0.
+a rare one. Each comparison's part (its level's weight and tf adjustment) is kept as
+weight_<comparison>, so that a reader sees why a pair scored as it did (a waterfall, as Splink
+draws it): match_weight is the prior plus their sum. Identifier rules and vetoes then decide
+the final match_probability: strong id agrees (and none conflicts) => 1; a strong id conflicts
+or a veto fits => 0.
 """
 
 from __future__ import annotations
@@ -39,31 +42,36 @@ def score_sql(settings: dict, comparisons: list[Comparison], gamma_table: str,
     cfg = settings["model"]
     tf_weight = float(cfg["tf_weight"])
     tf_min = float(cfg["tf_min"])
-    joins, terms = [], [repr(float(prior_weight))]
+    joins, terms = [], []
     for comp in comparisons:
         alias = f"w_{comp.name}"
         joins.append(f"JOIN linkage.model {alias} ON {alias}.comparison = '{comp.name}' "
                      f"AND {alias}.level = g.{comp.gamma}")
-        terms.append(f"{alias}.match_weight")
+        term = f"{alias}.match_weight"
         if comp.tf_column:
             # only on the exact level: greatest() ignores NULL, so an unguarded NULL tf would
             # turn into tf_min and reward disagreement
-            terms.append(f"CASE WHEN g.{comp.gamma} = {comp.tf_level} AND g.{comp.tf} IS NOT NULL "
-                         f"THEN {tf_weight!r} * log2({alias}.u / greatest(g.{comp.tf}, "
-                         f"{tf_min!r})) ELSE 0 END")
+            term += (f" + CASE WHEN g.{comp.gamma} = {comp.tf_level} AND g.{comp.tf} IS NOT NULL "
+                     f"THEN {tf_weight!r} * log2({alias}.u / greatest(g.{comp.tf}, "
+                     f"{tf_min!r})) ELSE 0 END")
+        terms.append(f"{term} AS {comp.weight}")
     rules = [f"WHEN g.det_rule IS NOT NULL AND NOT g.strong_conflict THEN "
              f"'{DETERMINISTIC_PREFIX}' || g.det_rule",
              f"WHEN g.strong_conflict THEN '{CONFLICT_RULE}'"]
     for name, condition in veto_conditions(settings, comparisons):
         rules.append(f"WHEN {condition} THEN '{name}'")
     rule_case = "CASE " + " ".join(rules) + f" ELSE '{PROBABILISTIC_RULE}' END"
-    weight = " + ".join(terms)
+    weight = " + ".join([repr(float(prior_weight)), *(c.weight for c in comparisons)])
     return f"""
 CREATE OR REPLACE TEMP TABLE {out_table} AS
-WITH w AS (
-    SELECT g.*, {weight} AS match_weight, {rule_case} AS match_rule
+WITH c AS (
+    SELECT g.*, {', '.join(terms) or 'NULL AS no_weights'}
     FROM {gamma_table} g
     {' '.join(joins)}
+),
+w AS (
+    SELECT g.*, {weight} AS match_weight, {rule_case} AS match_rule
+    FROM c g
 )
 SELECT *,
     1.0 / (1.0 + pow(2.0, -greatest(least(match_weight, 1000), -1000))) AS model_probability,

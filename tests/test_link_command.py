@@ -66,9 +66,14 @@ def test_febrl4_links_with_household_rules_off(febrl_files, tmp_path):
     scores = _f1(clusters)
     assert scores["precision"] >= 0.995 and scores["f1"] >= 0.99, scores
     scored = pd.read_csv(pairs, dtype={"record_id_l": str, "record_id_r": str})
-    assert list(scored.columns) == ["source_l", "record_id_l", "source_r", "record_id_r",
-                                    "match_probability"]
+    assert list(scored.columns[:8]) == ["source_l", "record_id_l", "source_r", "record_id_r",
+                                        "match_probability", "match_rule", "match_weight",
+                                        "weight_prior"]
     assert scored["match_probability"].between(0, 1).all()
+    # the waterfall: the prior and each comparison's part add up to the pair's match weight
+    parts = scored.filter(regex="^weight_")
+    assert {"weight_first_name", "weight_dob", "weight_extra_soc_sec_id"} <= set(parts.columns)
+    assert ((parts.sum(axis=1) - scored["match_weight"]).abs() < 0.02).all()
     assert (tmp_path / "clusters.model.csv").exists()
 
 
@@ -109,7 +114,7 @@ def test_dedupe_survives_unparseable_and_mixed_date_forms(tmp_path):
         "rec_id": ["a1", "a2", "a3", "a4", "a5", "a6"],
         "name": ["Rowan Quill", "ROWAN QUILL", "Tamsin Vey", "Tamsin Vey", "Ossian Brede",
                  "Quill, Rowan"],
-        "born": ["2012-04-03", "03/04/2012", "20110909", "not known", "2010-13-45",
+        "born": ["2012-04-03", "03/04/2012", "20110909", "spring 2011", "2010-13-45",
                  "03/04/2012"],
         "pc": ["ZX1 1AA", "zx11aa", "ZX2 2BB", "ZX2 2BB", "n/a", "ZX1 1AA"],
     })
@@ -121,6 +126,8 @@ def test_dedupe_survives_unparseable_and_mixed_date_forms(tmp_path):
                                  "--map", "postcode=pc"])
     assert result.exit_code == 0, result.output
     printed = " ".join(result.output.split())          # rich wraps long lines
+    # 2010-13-45 holds a year (a partial date); "spring 2011" is in no date form
+    assert "1 dates of birth give only a year or a month" in printed
     assert "1 dates of birth in no known form are compared as text" in printed
     ids = pd.read_csv(out, dtype=str).set_index("record_id")["person_id"]
     assert len(ids) == 406

@@ -16,6 +16,7 @@ WITH base AS (
         coalesce(alias_first_names, []) AS alias_first,
         coalesce(alias_last_names, []) AS alias_last,
         dob,
+        CASE WHEN dob IS NOT NULL THEN coalesce(dob_precision, 'day') END AS dob_precision,
         CASE WHEN sex IN ('M', 'F') THEN sex END AS sex,
         nullif(trim(postcode), '') AS postcode,
         nullif(trim(regexp_replace(upper(address), '[^A-Z0-9]+', ' ', 'g')), '') AS address,
@@ -71,10 +72,13 @@ SELECT
     n.dob,
     CASE WHEN n.dob IS NOT NULL
          THEN count(*) OVER (PARTITION BY n.dob) / count(n.dob) OVER () END AS dob_tf,
+    -- a partial date of birth (linkage/dates.py) is the first day of its period: the parts it
+    -- does not know are NULL, so they neither agree nor differ
+    n.dob_precision,
     year(n.dob) AS dob_year,
-    month(n.dob) AS dob_month,
-    day(n.dob) AS dob_day,
-    CASE WHEN day(n.dob) <= 12 AND day(n.dob) <> month(n.dob)
+    CASE WHEN n.dob_precision IN ('day', 'month') THEN month(n.dob) END AS dob_month,
+    CASE WHEN n.dob_precision = 'day' THEN day(n.dob) END AS dob_day,
+    CASE WHEN n.dob_precision = 'day' AND day(n.dob) <= 12 AND day(n.dob) <> month(n.dob)
          THEN make_date(year(n.dob), day(n.dob), month(n.dob)) END AS dob_swap,
     n.sex,
     n.postcode,

@@ -56,10 +56,22 @@ jaro_winkler_similarity(l.ln, r.ln) >= $threshold
 l.dob IS NULL OR r.dob IS NULL
 
 -- name: dob_exact
-l.dob = r.dob
+l.dob = r.dob AND l.dob_day IS NOT NULL AND r.dob_day IS NOT NULL
 
 -- name: dob_swapped
-l.dob_swap = r.dob
+l.dob_swap = r.dob AND r.dob_day IS NOT NULL
+
+-- name: dob_month_agrees
+-- Year and month agree and one side may not know the day: a partial date (month only), or the
+-- 1st, which partners write for a month-only date of birth.
+l.dob_year = r.dob_year AND l.dob_month = r.dob_month
+AND (l.dob_day IS NULL OR r.dob_day IS NULL OR l.dob_day = 1 OR r.dob_day = 1)
+
+-- name: dob_year_agrees
+-- The year agrees and one side may not know the month: a year-only date, or 1 January.
+l.dob_year = r.dob_year
+AND (l.dob_month IS NULL OR r.dob_month IS NULL
+     OR (l.dob_month = 1 AND l.dob_day = 1) OR (r.dob_month = 1 AND r.dob_day = 1))
 
 -- name: dob_one_part
 (l.dob_year = r.dob_year)::INTEGER + (l.dob_month = r.dob_month)::INTEGER
