@@ -5,13 +5,15 @@ Synthetic workbooks only (sources.synth.statutory), a dozen children each."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from expectations.validate import validate_extract
+from flows import steps
+from flows.home import Home
 from sources.column_maps import load_maps
 from sources.errors import ExtractError
 from sources.extract import check_extract, read_extract
@@ -20,6 +22,7 @@ from sources.statutory.annex_a import is_annex_a
 from sources.synth.statutory import write_annex_a
 
 MAPS = load_maps()
+DAY = datetime(2025, 4, 10, 6, 0, tzinfo=UTC)
 COLUMNS = ["event_type", "start_at", "end_at", "sex", "dob", "disability", "placement_type",
            "primary_need", "cp_category", "rhi_offered", "rhi_accepted", "person_ref"]
 
@@ -135,3 +138,17 @@ def test_a_workbook_over_the_cell_limit_is_refused_before_it_is_read(tmp_path):
     with pytest.raises(ExtractError) as err:
         _read(_book(tmp_path), limits=ReadLimits(max_cells=50))
     assert str(err.value).startswith("annex_a_ofsted.xlsx: a sheet reaches row ")
+
+
+def test_a_workbook_in_the_inbox_is_received_with_its_lists_and_loads_every_row(tmp_path):
+    home = Home(tmp_path / "home").ensure()
+    home.settings_file.write_text("inbox: {settle_seconds: 0}\n")
+    (home.inbox / "social_care").mkdir(parents=True, exist_ok=True)
+    write_annex_a(home.inbox / "social_care" / "annex_a_2025.xlsx", 12, 2025)
+    (receipt,) = steps.receive(home, now=DAY).receipts
+    assert receipt.status == "accepted" and receipt.map_name == "annex_a"
+    assert receipt.header["lists"]["3 Referrals"] == "List 3 - Referrals"
+    build = steps.new_build(home, "r1", as_of=DAY.date())
+    outcome = steps.ingest_extract(build, home, receipt, 0, DAY.date())
+    assert outcome.status == "loaded"
+    assert (outcome.rows_in, outcome.rows_loaded, outcome.rows_quarantined) == (69, 69, 0)
