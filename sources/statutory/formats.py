@@ -1,5 +1,6 @@
 """Which statutory reader a delivery needs, from what it is rather than what it is called: a
-folder is an SSDA903 set, an XML file is told by its root element, a workbook is Annex A when
+folder is a termly school census when it holds the census header table and an SSDA903 set
+otherwise, an XML file is told by its root element, a workbook is Annex A when
 its sheets are named like the Annex A lists."""
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ SHEET_NAME = re.compile(r'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"')
 def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMITS):
     """The reader for a statutory return, or None for a file the column-map readers read."""
     if path.is_dir():
+        from sources.statutory.school_census import SchoolCensusSetSource, is_school_census
         from sources.statutory.ssda903 import Ssda903SetSource
 
+        if is_school_census(path):
+            return SchoolCensusSetSource(path, file_name)
         return Ssda903SetSource(path, file_name)
     if path.suffix.lower() in XLSX_SUFFIXES:
         from sources.statutory.annex_a import AnnexASource, is_annex_a

@@ -331,3 +331,74 @@ def write_annex_a(path: Path, children: int, year: int, seed: int = 1,
             sheet.append(_annex_row(child, i, keys, variant))
     book.save(path)
     return path
+
+
+# The termly school census as LIIA flattens it: one CSV per table, surrogate table ids, pupils
+# keyed by pupilonrolltableid. Before 2025 each pupil carries its absence totals; from 2025 only
+# the session rows do (the reader sums them). Names are drawn from the synthetic name lists.
+CENSUS_SESSIONS = [("I", 4), ("M", 1), ("G", 2), ("N", 1), ("B", 3)]   # B is no absence
+CENSUS_EXCLUSIONS = [("SUSP", "PP"), ("SUSP", "DB"), ("PERM", "SM"), ("SUSP", "OW")]
+CENSUS_YEARS = ["R", "3", "6", "7", "9", "11"]
+
+
+def school_census_tables(pupils: int, year: int, term: str = "SPR", seed: int = 1):
+    """(file name, columns, rows) of a termly census set, rows as lists of text."""
+    from sources.synth.names import first_names, surnames
+
+    rng = stream(seed, f"school-census-{year}-{term}")
+    kids = list(_children(pupils, seed, year))
+    girls = first_names("english", "F").draw(rng, pupils)
+    boys = first_names("english", "M").draw(rng, pupils)
+    family = surnames("english").draw(rng, pupils)
+    ref = {"AUT": date(year, 10, 2), "SPR": date(year, 1, 16), "SUM": date(year, 5, 15)}[term]
+    totals = year < 2025
+    pupil_cols = ["pupilonrolltableid", "upn", "formerupn", "surname", "forename",
+                  "middlenames", "dob", "sex" if year >= 2024 else "gender", "ethnicity",
+                  "ncyearactual", "termlysessionspossible"]
+    if totals:
+        pupil_cols += ["termlysessionsauthorised", "termlysessionsunauthorised"]
+    on_roll, addresses, sessions, exclusions = [], [], [], []
+    for i, kid in enumerate(kids):
+        key = str(1000 + i)
+        row = [key, kid["upn"], "", family[i], girls[i] if kid["female"] else boys[i], "",
+               kid["dob"].isoformat(), "F" if kid["female"] else "M",
+               ["WBRI", "WENG", "APKN", "BAFR", "MWBC"][i % 5], CENSUS_YEARS[i % 6], "120"]
+        absent = CENSUS_SESSIONS[: 1 + i % len(CENSUS_SESSIONS)]
+        if totals:
+            row += [str(sum(n for c, n in absent if c in "IM")),
+                    str(sum(n for c, n in absent if c in "GN"))]
+        on_roll.append(row)
+        addresses.append([key, "ZZ9 9ZZ", str(1 + i), "Synthetic Street", "Testtown"])
+        sessions += [[key, str(n), code] for code, n in absent]
+        if i % 4 == 1:
+            category, reason = CENSUS_EXCLUSIONS[(i // 4) % len(CENSUS_EXCLUSIONS)]
+            if year < 2020 and category == "SUSP":
+                category = "FIXD"
+            exclusions.append([key, (ref - timedelta(days=10)).isoformat(), "2", category,
+                               reason])
+    census = [["SC", term, str(year), ref.isoformat(), "201", "4001", "100001"]]
+    reason = "reason1" if year >= 2021 else "reason"
+    stem = f"{year}_{term.lower()}"
+    return [
+        (f"{stem}_schoolcensus.csv", ["name", "term", "year", "referencedate", "lea", "estab",
+                                      "urn"], census),
+        (f"{stem}_pupilonroll.csv", pupil_cols, on_roll),
+        (f"{stem}_addresses.csv", ["pupilonrolltableid", "postcode", "paon", "street",
+                                   "town"], addresses),
+        (f"{stem}_termlysessiondetailsonroll.csv",
+         ["pupilonrolltableid", "sessions" if year >= 2017 else "absencesessions",
+          "attendancereason"], sessions),
+        (f"{stem}_termlyexclusionsonroll.csv",
+         ["pupilonrolltableid", "startdate", "sessions", "category", reason], exclusions),
+    ]
+
+
+def write_school_census(folder: Path, pupils: int, year: int, term: str = "SPR",
+                        seed: int = 1) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, columns, rows in school_census_tables(pupils, year, term, seed):
+        with (folder / name).open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            writer.writerows(rows)
+    return folder
