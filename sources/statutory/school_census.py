@@ -26,8 +26,9 @@ PERSON = {"UPN": "upn", "FormerUPN": "formerupn", "Surname": "surname", "Forenam
           "MiddleNames": "middlenames", "PreferredSurname": "preferredsurname",
           "FormerSurname": "formersurname", "DOB": "dob", "Sex": "sex",
           "Ethnicity": "ethnicity", "NCYear": "ncyearactual"}
-COLUMNS = ["RecordRef", "RecordType", *PERSON, "Postcode", "Address", "URN", "SchoolType",
-           "AcademicYear", "Term", "SessionsPossible", "SessionsAuthorised",
+# CensusRecordRef, not RecordRef: the flat layout must fit no supplier map's headings
+COLUMNS = ["CensusRecordRef", "CensusRecordType", *PERSON, "Postcode", "Address", "URN",
+           "SchoolType", "AcademicYear", "Term", "SessionsPossible", "SessionsAuthorised",
            "SessionsUnauthorised", "ExclusionCategory", "ExclusionReason", "ExclusionStart",
            "ExclusionSessions"]
 
@@ -138,7 +139,7 @@ class SchoolCensusSetSource:
                                AcademicYear=_academic_year(census, year), Term=census["term"])
         authorised, unauthorised = self._absence(tables, pupils, year)
         attendance = people.assign(
-            RecordRef=(pupils[WHERE] + "#ATT").to_numpy(), RecordType="ATT",
+            CensusRecordRef=(pupils[WHERE] + "#ATT").to_numpy(), CensusRecordType="ATT",
             SessionsPossible=pupils.get("termlysessionspossible"),
             SessionsAuthorised=authorised, SessionsUnauthorised=unauthorised)
         parts = [attendance]
@@ -147,7 +148,7 @@ class SchoolCensusSetSource:
             who = people.set_axis(pupils[key].to_numpy()).loc[exc[key]].reset_index(drop=True)
             categories = spec(FORMAT)["categories"]
             parts.append(who.assign(
-                RecordRef=(exc[WHERE] + "#EXC").to_numpy(), RecordType="EXC",
+                CensusRecordRef=(exc[WHERE] + "#EXC").to_numpy(), CensusRecordType="EXC",
                 ExclusionCategory=exc["category"].map(lambda c: categories.get(c, c)).to_numpy(),
                 ExclusionReason=exc.get("reason1", pd.Series(index=exc.index)).to_numpy(),
                 ExclusionStart=exc["startdate"].to_numpy(),
