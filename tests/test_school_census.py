@@ -93,10 +93,19 @@ def test_rows_for_a_pupil_not_on_roll_are_refused_naming_the_rows(tmp_path):
 def test_a_census_in_the_inbox_is_received_whole_and_loads_every_row(tmp_path):
     home = Home(tmp_path / "home").ensure()
     home.settings_file.write_text("inbox: {settle_seconds: 0}\n")
-    write_school_census(home.inbox / "school" / "census_2025_spr", 8, 2025)
+    folder = write_school_census(home.inbox / "school" / "census_2025_spr", 8, 2025)
+    # tables the reader does not use are recorded and left: pupils who left, and the summer
+    # half-term sessions (which must not count towards this term's absence)
+    (folder / "2025_spr_pupilnolongeronroll.csv").write_text(
+        "pupilnolongeronrolltableid,upn,surname,forename,dob,leavingdate\n")
+    (folder / "2025_spr_summerhalfterm2sessiondetails.csv").write_text(
+        "summerhalfterm2sessiondetailstableid,pupilonrolltableid,sessions,attendancereason\n"
+        "1,1000,40,G\n")
     (receipt,) = steps.receive(home, now=DAY).receipts
     assert receipt.status == "accepted" and receipt.map_name == "school_census"
-    assert receipt.header["term"] == "SPR" and len(receipt.files) == 5
+    assert receipt.header["term"] == "SPR" and len(receipt.files) == 7
+    assert receipt.header["not_read"] == ["2025_spr_pupilnolongeronroll.csv",
+                                          "2025_spr_summerhalfterm2sessiondetails.csv"]
     build = steps.new_build(home, "r1", as_of=DAY.date())
     outcome = steps.ingest_extract(build, home, receipt, 0, DAY.date())
     assert outcome.status == "loaded"

@@ -21,6 +21,7 @@ from sources.statutory.specs import spec
 FORMAT = "school_census"
 MAP_NAME = "school_census"
 WHERE = "_where"
+TABLE_ID = "tableid"             # every LIIA census table's surrogate key ends so
 ASK = "Ask the school or the council to export the whole termly census again."
 PERSON = {"UPN": "upn", "FormerUPN": "formerupn", "Surname": "surname", "Forename": "forename",
           "MiddleNames": "middlenames", "PreferredSurname": "preferredsurname",
@@ -66,9 +67,11 @@ class SchoolCensusHeader:
     def __init__(self):
         self.fields: dict[str, str] = {}
         self.tables: dict[str, str] = {}
+        self.not_read: list[str] = []        # census tables this reader does not use
 
     def record(self) -> dict:
-        return {"format": FORMAT, **self.fields, "tables": dict(self.tables)}
+        return {"format": FORMAT, **self.fields, "tables": dict(self.tables),
+                "not_read": list(self.not_read)}
 
 
 class SchoolCensusSetSource:
@@ -84,7 +87,11 @@ class SchoolCensusSetSource:
         if self._files is None:
             found: dict[str, tuple] = {}
             for path, name in named_files(self.folder):
-                table = identify(_heading(path, name, self.file_name))
+                heading = _heading(path, name, self.file_name)
+                table = identify(heading)
+                if table is None and any(h.endswith(TABLE_ID) for h in heading):
+                    self.header.not_read.append(name)
+                    continue
                 if table is None:
                     raise ExtractError(self.file_name, f"{name} is not one of the school "
                                        "census tables read (its columns match none of "

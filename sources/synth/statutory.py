@@ -386,8 +386,9 @@ def school_census_tables(pupils: int, year: int, term: str = "SPR", seed: int = 
         (f"{stem}_addresses.csv", ["pupilonrolltableid", "postcode", "paon", "street",
                                    "town"], addresses),
         (f"{stem}_termlysessiondetailsonroll.csv",
-         ["pupilonrolltableid", "sessions" if year >= 2017 else "absencesessions",
-          "attendancereason"], sessions),
+         ["termlysessiondetailsonrolltableid", "pupilonrolltableid",
+          "sessions" if year >= 2017 else "absencesessions", "attendancereason"],
+         [[str(n), *row] for n, row in enumerate(sessions, start=1)]),
         (f"{stem}_termlyexclusionsonroll.csv",
          ["pupilonrolltableid", "startdate", "sessions", "category", reason], exclusions),
     ]
