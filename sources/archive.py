@@ -31,7 +31,7 @@ from sources.extract import check_extract
 from sources.feeds import FeedTable
 from sources.inbox import InboxEntry, set_files, survey, waiting_problem
 from sources.readers import DEFAULT_LIMITS, ReadLimits, file_suffix
-from sources.statutory.ssda903 import MANIFEST
+from sources.statutory.sets import MANIFEST
 
 CHUNK = 1 << 20
 PARTIAL = ".part"

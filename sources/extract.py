@@ -5,9 +5,9 @@ its kind fits its first rows) and ingests it later (`read_extract`); `joinedup s
 previews a supplier's file with the same `read_extract`, so the preview cannot drift from what
 the run does. Every failure is an ExtractError naming the file and what to do.
 
-A statutory return (CIN census XML, an SSDA903 set) is read by its own reader under its own
-built-in map (sources.statutory): its layout is fixed by the DfE, so it is told by what it is,
-never by a supplier's headings.
+A statutory return (CIN census XML, an SSDA903 set, an Annex A workbook) is read by its own
+reader under its own built-in map (sources.statutory): its layout is fixed nationally, so it is
+told by what it is, never by a supplier's headings.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class ReadExtract:
 def _open(path: Path, maps: dict[str, ColumnMap], map_name: str | None, limits: ReadLimits,
           file_name: str):
     """The reader, with the named map's file hints (encoding, delimiter, sheet) if any."""
-    statutory = open_statutory(path, file_name)
+    statutory = open_statutory(path, file_name, limits)
     if statutory is not None:
         return statutory
     hints = maps[map_name].file if map_name and map_name in maps else {}

@@ -183,6 +183,7 @@ def _folder_problem(name: str, source: str, path: Path) -> str:
         count = 0
     entries = "1 entry" if count == 1 else f"{count} entries"
     return (f"{name}: a folder ({entries}) inside a feed's folder; only a feed that takes "
-            "sets of files (social_care, for an SSDA903 return) reads a folder as one "
+            "sets of files (social_care for an SSDA903 return, school for a termly "
+            "census) reads a folder as one "
             f"delivery, so nothing in it was read and it was left there. Send each extract as "
             f"one CSV, XLSX or Parquet file in inbox/{source}/")

@@ -9,7 +9,6 @@ their file names, which every council's software chooses differently (specs/ssda
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,12 +17,12 @@ import pandas as pd
 
 from sources.errors import ExtractError
 from sources.readers import CsvSource, RawExtract
+from sources.statutory.sets import named_files
 from sources.statutory.specs import spec
 from sources.statutory.xml_stream import local, stream
 
 FORMAT = "ssda903"
 MAP_NAME = "ssda903"
-MANIFEST = "manifest.json"      # the archive's record of a set's delivered file names
 WHERE = "_where"
 EVENT_COLUMNS = ["LACEventRef", "LACEventType", "StartDate", "EndDate"]
 ASK = "Ask the supplier to export the whole SSDA903 return again."
@@ -56,17 +55,10 @@ class Ssda903SetSource:
         self.header = Ssda903Header()
         self._files: dict[str, tuple[Path, str]] | None = None   # table -> (path, shown name)
 
-    def _named_files(self) -> list[tuple[Path, str]]:
-        manifest = self.folder / MANIFEST
-        if manifest.exists():
-            entries = json.loads(manifest.read_text(encoding="utf-8"))
-            return [(self.folder / e["archive_name"], e["name"]) for e in entries]
-        return [(p, p.name) for p in sorted(self.folder.iterdir()) if p.is_file()]
-
     def _tables(self) -> dict[str, tuple[Path, str]]:
         if self._files is None:
             found: dict[str, tuple[Path, str]] = {}
-            for path, name in self._named_files():
+            for path, name in named_files(self.folder):
                 source = self._csv(path, name)
                 heading = [h.strip().upper() for h in (source.peek() or [[]])[0]]
                 table = identify(heading, self.file_name, name)
