@@ -54,6 +54,7 @@ def plain_message(exc: BaseException, where: Path | None = None) -> tuple[str, i
     """(message, exit code) for an error a person can act on; None for a fault in the code."""
     from flows.settings import SettingsError
     from sources.column_maps import MapError
+    from warehouse.analysts import AnalystsZoneError
     from warehouse.swap import RunInProgressError
 
     if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "TerminationSignal":
@@ -67,7 +68,7 @@ def plain_message(exc: BaseException, where: Path | None = None) -> tuple[str, i
                 f"{os.environ.get('PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS', '20')} s), "
                 "or start a Prefect server (`prefect server start --host 127.0.0.1`) and set "
                 "PREFECT_API_URL", 1)
-    if isinstance(exc, RunInProgressError | SettingsError | MapError):
+    if isinstance(exc, RunInProgressError | SettingsError | MapError | AnalystsZoneError):
         return str(exc), 2 if isinstance(exc, SettingsError | MapError) else 1
     if is_disk_full(exc):
         from sources.errors import DISK_FULL, disk_full

@@ -20,6 +20,7 @@ from flows.settings import load_home_settings
 from flows.steps import analyst_places
 from tests.builders.return_home import AS_OF, make_home
 from warehouse.analysts import (
+    AnalystsZoneError,
     IdentifyingDataError,
     copy_for_analysts,
     prepare_publication,
@@ -306,3 +307,16 @@ def test_file_modes_give_the_analysts_group_its_folder_and_nothing_else(home, tm
     assert shared >= 5
     with pytest.raises(ValueError, match="no operating-system group named"):
         open_zone(other.analysts, other.root, "joinedup-no-such-group")
+
+
+def test_a_folder_in_place_of_the_current_link_is_refused_with_what_to_do(home, tmp_path):
+    other = Home(tmp_path / "home").ensure()
+    build = other.build(RUN)
+    build.write_bytes((home / "warehouse" / "joinedup.duckdb").read_bytes())
+    places = analyst_places(other)
+    prepare_publication(build, places, RUN)
+    other.analysts_current.mkdir()
+    with pytest.raises(AnalystsZoneError, match="move it out of the way"):
+        publish(places, RUN)
+    assert other.analysts_current.is_dir() and not other.analysts_current.is_symlink()
+

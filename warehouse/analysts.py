@@ -60,7 +60,11 @@ WHERE database_name = 'build' AND schema_name = ? ORDER BY table_name
 """
 
 
-class IdentifyingDataError(RuntimeError):
+class AnalystsZoneError(RuntimeError):
+    """The analysts' publication cannot be made or shown; the message says what to do."""
+
+
+class IdentifyingDataError(AnalystsZoneError):
     """The analysts' file would hold an identifying column; nothing is published."""
 
 
@@ -179,6 +183,10 @@ def publish(places: Places, run_id: str) -> Path:
     folder = places.folder(run_id)
     if not (folder / MANIFEST).is_file():
         raise FileNotFoundError(f"no complete analysts' publication for run {run_id}")
+    if places.current.exists() and not places.current.is_symlink():
+        raise AnalystsZoneError(f"{places.current} is not the link Joined Up makes to the "
+                              "published run's folder: move it out of the way and run again "
+                              "(nothing was published to analysts)")
     link = places.current.with_name(f".{places.current.name}.{run_id}.tmp")
     link.unlink(missing_ok=True)
     os.symlink(os.path.relpath(folder, places.current.parent), link)
