@@ -34,10 +34,10 @@ log = logging.getLogger("joinedup")
 
 CLEAR_ROLES = ("sex",)                 # compared as it is; identifies no one on its own
 TRANSFORMS = {
-    "soundex": lambda v: jellyfish.soundex(v) if v else None,
-    "initial": lambda v: v[:1] or None,
-    "year": lambda v: v[:4] or None,
-    "value": lambda v: v or None,
+    "soundex": jellyfish.soundex,
+    "initial": lambda v: v[:1],
+    "year": lambda v: v[:4],
+    "value": lambda v: v,
 }
 
 
@@ -84,7 +84,8 @@ def encode_records(records: pd.DataFrame, roles: list[str], schema: EncodingSche
             role, _sep, transform = part.partition(":")
             if role not in texts:
                 break
-            pieces.append(texts[role].map(lambda v, t=TRANSFORMS[transform]: t(v) if v else None))
+            t = TRANSFORMS[transform]
+            pieces.append([(t(v) or None) if v else None for v in texts[role]])
         if len(pieces) == len(parts):
             joined = [None if any(p is None for p in row) else "|".join(row)
                       for row in zip(*pieces, strict=True)]
@@ -105,16 +106,16 @@ def encode_file(path: Path, id_column: str, roles: dict[str, str], secret: bytes
     if unknown:
         raise EncodingError(f"role(s) {unknown} cannot be encoded; roles are "
                             f"{', '.join(sorted(known))}")
-    if id_column in roles.values() and id_column not in (roles.get(r) for r in CLEAR_ROLES):
-        role = next(r for r, c in roles.items() if c == id_column)
+    encoded_as = {c: r for r, c in roles.items() if r not in CLEAR_ROLES}
+    if id_column in encoded_as:
+        role = encoded_as[id_column]
         raise EncodingError(f"the id column {id_column!r} is also the {role} to be encoded: "
                             "give a record id that identifies no one (a row number or the "
                             "system's own record id), or it would travel in the clear")
     frame = read_table(path)
     records, _unparsed = person_records(path, id_column, roles, [])
-    encoded_roles = [r for r in ("first_name", "middle_names", "last_name", *schema.bloom,
-                                 *schema.exact) if r in records]
-    encoded = encode_records(records, list(dict.fromkeys(encoded_roles)), schema, secret)
+    encoded = encode_records(records, [r for r in (*schema.bloom, *schema.exact) if r in records],
+                             schema, secret)
     used = {id_column, *roles.values()}
     passed = [c for c in frame.columns if c not in used]
     result = pd.concat([frame[[id_column]].reset_index(drop=True),
