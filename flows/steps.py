@@ -188,6 +188,7 @@ def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> 
     model; the model report is saved under the run's id. The published history (every cell
     earlier publications and returns printed) is carried from the published warehouse here
     too, the other earlier state a build needs before it publishes."""
+    from flows.dask_engine import pair_engine
     from linkage import run_linkage
     from linkage.decisions import load_latest
 
@@ -199,8 +200,10 @@ def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> 
     report = home.model_report(build.stem)
     con = connect(build)
     try:
-        summary = run_linkage(con, previous_ids=previous, settings=settings.linkage_overrides(),
-                              decisions=decisions, model_report=report)
+        with pair_engine(settings.engine, home.work_dir) as engine:
+            summary = run_linkage(con, previous_ids=previous,
+                                  settings=settings.linkage_overrides(), decisions=decisions,
+                                  model_report=report, engine=engine)
     finally:
         con.close()
     summary["model_report"] = str(report.relative_to(home.root))

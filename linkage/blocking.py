@@ -33,8 +33,13 @@ def _key_expression(key: str | list[str], columns: dict[str, str]) -> tuple[str,
     return "list_concat(" + ", ".join(parts) + ")", True
 
 
-def rule_keys_sql(rule: dict, columns: dict[str, str]) -> tuple[str, list[str]]:
-    """Query giving (rid, k0, k1, ..., block_n) for one rule, and the key column names."""
+def rule_keys_sql(rule: dict, columns: dict[str, str],
+                  partition: tuple[int, int] | None = None) -> tuple[str, list[str]]:
+    """Query giving (rid, k0, k1, ..., block_n) for one rule, and the key column names.
+
+    partition (part, parts): only the key values that hash to `part` of `parts`. Records sharing
+    a key value share its hash, so each block is whole in one partition (its block_n exact) and
+    each pair of the rule is made in exactly one partition (linkage.partitioned)."""
     exprs = [_key_expression(key, columns) for key in rule["keys"]]
     names = [f"k{i}" for i in range(len(exprs))]
     ctes = ["s0 AS (SELECT rid, " + ", ".join(
@@ -47,9 +52,12 @@ def rule_keys_sql(rule: dict, columns: dict[str, str]) -> tuple[str, list[str]]:
             ctes.append(f"s{step + 1} AS (SELECT rid, {cols} FROM s{step})")
             step += 1
     not_null = " AND ".join(f"{n} IS NOT NULL" for n in names)
-    partition = ", ".join(names)
-    ctes.append(f"keys AS (SELECT DISTINCT rid, {partition} FROM s{step} WHERE {not_null})")
-    query = ("WITH " + ",\n".join(ctes) + f"\nSELECT *, count(*) OVER (PARTITION BY {partition})"
+    if partition is not None:
+        part, parts = (int(v) for v in partition)
+        not_null += f" AND hash({', '.join(names)}) % {parts} = {part}"
+    key_list = ", ".join(names)
+    ctes.append(f"keys AS (SELECT DISTINCT rid, {key_list} FROM s{step} WHERE {not_null})")
+    query = ("WITH " + ",\n".join(ctes) + f"\nSELECT *, count(*) OVER (PARTITION BY {key_list})"
              " AS block_n FROM keys")
     return query, names
 
