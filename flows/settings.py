@@ -140,6 +140,11 @@ class EngineSettings(_Section):
                               "DuckDB spill to disk before it.")
     partitions: int | None = Field(None, ge=1, description="Partitions of the pairs; default "
                                    "four per worker thread.")
+    incremental: bool = Field(True, description="Nightly runs compare only new and changed "
+                              "records and carry the rest (linkage.incremental).")
+    full_relink_days: int = Field(7, ge=1, description="A full relink (the model refitted) "
+                                  "runs when the last is this many days old, and whenever the "
+                                  "linkage settings change.")
     work_dir: str | None = Field(None, description="Folder for the partitions' files, one path "
                                  "every worker can read and write (shared storage for workers "
                                  "on other machines); default the home's private scratch.")

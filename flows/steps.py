@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -182,6 +183,52 @@ def previous_person_ids(home: Home) -> pd.DataFrame | None:
         con.close()
 
 
+PREVIOUS = "previous"        # the last publication, attached read-only to an incremental build
+
+
+def relink_incrementally(con, home: Home, settings: HomeSettings):
+    """The incremental engine, with the last publication attached to `con`, when an incremental
+    run may carry its linkage: incremental linking on, a publication with a relink state, the
+    same linkage settings, and its full relink less than `engine.full_relink_days` old. None
+    means relink in full (the reason is logged)."""
+    from linkage.incremental import IncrementalPairs, read_state, settings_fingerprint
+
+    if not settings.engine.incremental or not home.live.exists():
+        return None
+    live = str(home.live).replace("'", "''")
+    con.execute(f"ATTACH '{live}' AS {PREVIOUS} (READ_ONLY)")
+    state = read_state(con, PREVIOUS)
+    today = datetime.now(UTC).date()
+    reason = None
+    if state is None:
+        reason = "the last publication has no relink state"
+    elif state["settings_fingerprint"] != settings_fingerprint(settings.linkage_overrides()):
+        reason = "the linkage settings changed"
+    elif (today - state["full_relink_on"]).days >= settings.engine.full_relink_days:
+        reason = f"the last full relink was on {state['full_relink_on']}"
+    if reason is not None:
+        con.execute(f"DETACH {PREVIOUS}")
+        log.info("linkage: full relink (%s)", reason)
+        return None
+    return IncrementalPairs(PREVIOUS)
+
+
+def record_relink(con, settings: HomeSettings, mode: str) -> None:
+    """The relink state the next run reads: the settings' fingerprint, and the day of the last
+    full relink (today's, or carried from the last publication)."""
+    from linkage.incremental import read_state, settings_fingerprint, write_state
+
+    today = datetime.now(UTC).date()
+    attached = PREVIOUS in {row[0] for row in con.execute(
+        "SELECT database_name FROM duckdb_databases()").fetchall()}
+    full_on = today
+    if mode == "incremental" and attached:
+        full_on = read_state(con, PREVIOUS)["full_relink_on"]
+    if attached:
+        con.execute(f"DETACH {PREVIOUS}")
+    write_state(con, settings_fingerprint(settings.linkage_overrides()), full_on, mode)
+
+
 def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> dict:
     """Link the build's person records, with ids carried from the published warehouse and the
     reviewers' decisions (kept in the home, since the warehouse is rebuilt) overriding the
@@ -191,6 +238,7 @@ def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> 
     from flows.dask_engine import pair_engine
     from linkage import run_linkage
     from linkage.decisions import load_latest
+    from linkage.incremental import FullRelinkNeeded
 
     previous = previous_person_ids(home)
     carried = build_life.carry_published_history(build, home.live, home.published_returns)
@@ -200,10 +248,22 @@ def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> 
     report = home.model_report(build.stem)
     con = connect(build)
     try:
-        with pair_engine(settings.engine, home.work_dir) as engine:
-            summary = run_linkage(con, previous_ids=previous,
-                                  settings=settings.linkage_overrides(), decisions=decisions,
-                                  model_report=report, engine=engine)
+        incremental = relink_incrementally(con, home, settings)
+        link_with = partial(run_linkage, con, previous_ids=previous,
+                            settings=settings.linkage_overrides(), decisions=decisions,
+                            model_report=report)
+        summary = None
+        if incremental is not None:
+            try:
+                summary = link_with(engine=incremental)
+                summary.update(linkage_mode="incremental", carried_pairs=incremental.carried)
+            except FullRelinkNeeded as exc:
+                log.info("linkage: full relink (%s)", exc)
+        if summary is None:
+            with pair_engine(settings.engine, home.work_dir) as engine:
+                summary = link_with(engine=engine)
+            summary["linkage_mode"] = "full"
+        record_relink(con, settings, summary["linkage_mode"])
     finally:
         con.close()
     summary["model_report"] = str(report.relative_to(home.root))

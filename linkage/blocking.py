@@ -62,12 +62,18 @@ def rule_keys_sql(rule: dict, columns: dict[str, str],
     return query, names
 
 
-def pairs_from_keys_sql(keys_table: str, names: list[str]) -> str:
+def pairs_from_keys_sql(keys_table: str, names: list[str], touching: str | None = None) -> str:
     """FROM and WHERE of the record pairs (a.rid < b.rid) sharing every key of a rule's keys
-    table, leaving out blocks bigger than the parameter $max_block."""
+    table, leaving out blocks bigger than the parameter $max_block. touching: a table of rids;
+    only pairs with at least one of them (an incremental run's new and changed records)."""
     on = " AND ".join(f"a.{n} = b.{n}" for n in names)
-    return (f"FROM {keys_table} a JOIN {keys_table} b ON {on} AND a.rid < b.rid "
-            "WHERE a.block_n <= $max_block")
+    sql = (f"FROM {keys_table} a JOIN {keys_table} b ON {on} AND a.rid < b.rid "
+           "WHERE a.block_n <= $max_block")
+    if touching is not None:
+        check_identifier(touching, "table")
+        sql += (f" AND (a.rid IN (SELECT rid FROM {touching}) "
+                f"OR b.rid IN (SELECT rid FROM {touching}))")
+    return sql
 
 
 def rule_max_block(rule: dict, settings: dict) -> int:
@@ -77,8 +83,10 @@ def rule_max_block(rule: dict, settings: dict) -> int:
     return int(rule.get("max_block_size", settings["blocking"]["max_block_size"]))
 
 
-def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict) -> dict:
-    """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts."""
+def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict,
+                     touching: str | None = None) -> dict:
+    """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts. touching:
+    only the pairs with a record of that table (pairs_from_keys_sql)."""
     columns = feature_columns(con)
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_candidate_raw "
                 "(rid_l INTEGER, rid_r INTEGER, rule_no SMALLINT)")
@@ -87,9 +95,15 @@ def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict) -> dict:
         keys_sql, names = rule_keys_sql(rule, columns)
         max_block = rule_max_block(rule, settings)
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
+        if touching is not None:       # only the blocks a touching record is in (whole)
+            on = " AND ".join(f"k.{n} = t.{n}" for n in names)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE linkage_block_keys AS SELECT k.* FROM "
+                f"linkage_block_keys k SEMI JOIN (SELECT DISTINCT {', '.join(names)} FROM "
+                f"linkage_block_keys WHERE rid IN (SELECT rid FROM {touching})) t ON {on}")
         con.execute(
             "INSERT INTO linkage_candidate_raw SELECT DISTINCT a.rid, b.rid, $rule_no "
-            + pairs_from_keys_sql("linkage_block_keys", names),
+            + pairs_from_keys_sql("linkage_block_keys", names, touching),
             {"rule_no": rule_no, "max_block": int(max_block)},
         )
         oversized_blocks += con.execute(

@@ -6,6 +6,7 @@ make the same people.
 An engine makes, for the pipeline:
 - `candidates(run)`: the candidate pairs, and the blocking summary;
 - `compare(run)`: `linkage_gamma`, the candidates' comparison vectors (a table or a view);
+- `model(run, n_records, n_candidates)`: the model that scores them (fitted by EM, or carried);
 - `score(run, decisions)`: `linkage_scored`, the pairs the later stages read;
 - `complete_components(run, table, n)`: any pair inside a linked component that `table` lacks;
 - `all_scored`: the name of every scored candidate (for the summary's counts and histogram);
@@ -21,6 +22,7 @@ import pandas as pd
 
 from linkage.blocking import build_candidates
 from linkage.context import LinkageRun
+from linkage.model import Model, fit_model
 
 
 class PairEngine(Protocol):
@@ -28,9 +30,16 @@ class PairEngine(Protocol):
 
     def candidates(self, run: LinkageRun) -> dict: ...
     def compare(self, run: LinkageRun) -> None: ...
+    def model(self, run: LinkageRun, n_records: int, n_candidates: int) -> Model: ...
     def score(self, run: LinkageRun, decisions: pd.DataFrame | None) -> None: ...
     def complete_components(self, run: LinkageRun, scored_table: str, n_records: int) -> int: ...
     def close(self, con: duckdb.DuckDBPyConnection) -> None: ...
+
+
+def fit(run: LinkageRun, n_records: int, n_candidates: int) -> Model:
+    """The model fitted on this run's candidates (u on random pairs, m and lambda by EM)."""
+    return fit_model(run.con, run.settings, run.comparisons, "linkage_gamma", n_records,
+                     n_candidates)
 
 
 class InProcessPairs:
@@ -44,6 +53,9 @@ class InProcessPairs:
 
     def compare(self, run: LinkageRun) -> None:
         run.gamma_into("linkage_candidate", "linkage_gamma")
+
+    def model(self, run: LinkageRun, n_records: int, n_candidates: int) -> Model:
+        return fit(run, n_records, n_candidates)
 
     def score(self, run: LinkageRun, decisions: pd.DataFrame | None) -> None:
         run.con.execute("DROP TABLE IF EXISTS linkage_scored")

@@ -35,6 +35,8 @@ from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.clustering import components
 from linkage.comparisons import gamma_table_sql, parse_comparisons
 from linkage.context import LinkageRun
+from linkage.engine import fit
+from linkage.model import Model
 from linkage.review import decided_pairs
 from linkage.scoring import score_sql
 
@@ -225,6 +227,9 @@ class PartitionedPairs:
     def compare(self, run: LinkageRun) -> None:
         run.con.execute("CREATE OR REPLACE TEMP VIEW linkage_gamma AS SELECT * FROM "
                         f"read_parquet('{self.folder.glob('gamma')}')")
+
+    def model(self, run: LinkageRun, n_records: int, n_candidates: int) -> Model:
+        return fit(run, n_records, n_candidates)
 
     def score(self, run: LinkageRun, decisions: pd.DataFrame | None) -> None:
         con, settings = run.con, run.settings

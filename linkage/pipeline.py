@@ -23,7 +23,6 @@ from linkage.engine import InProcessPairs, PairEngine
 from linkage.features import build_features
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
-from linkage.model import fit_model
 from linkage.model_report import weight_histogram, write_model_report
 from linkage.review import apply_decisions, build_review, write_decision_table
 from linkage.rules import (
@@ -141,8 +140,7 @@ def _run(con: duckdb.DuckDBPyConnection, source_table: str, previous_ids: pd.Dat
     with timer.stage("comparisons"):
         engine.compare(run)
     with timer.stage("model"):
-        run.model = fit_model(con, cfg, run.comparisons, "linkage_gamma", n_records,
-                              summary["candidate_pairs"])
+        run.model = engine.model(run, n_records, summary["candidate_pairs"])
         _write_model(con, run.model.table(run.comparisons))
     with timer.stage("scoring"):
         engine.score(run, decisions)
