@@ -34,12 +34,14 @@ def _key_expression(key: str | list[str], columns: dict[str, str]) -> tuple[str,
 
 
 def rule_keys_sql(rule: dict, columns: dict[str, str],
-                  partition: tuple[int, int] | None = None) -> tuple[str, list[str]]:
+                  partition: tuple[int, int] | None = None,
+                  touching: str | None = None) -> tuple[str, list[str]]:
     """Query giving (rid, k0, k1, ..., block_n) for one rule, and the key column names.
 
     partition (part, parts): only the key values that hash to `part` of `parts`. Records sharing
     a key value share its hash, so each block is whole in one partition (its block_n exact) and
-    each pair of the rule is made in exactly one partition (linkage.partitioned)."""
+    each pair of the rule is made in exactly one partition (linkage.partitioned).
+    touching: a table of rids; only the blocks one of them is in, whole (block_n exact)."""
     exprs = [_key_expression(key, columns) for key in rule["keys"]]
     names = [f"k{i}" for i in range(len(exprs))]
     ctes = ["s0 AS (SELECT rid, " + ", ".join(
@@ -56,7 +58,15 @@ def rule_keys_sql(rule: dict, columns: dict[str, str],
         part, parts = (int(v) for v in partition)
         not_null += f" AND hash({', '.join(names)}) % {parts} = {part}"
     key_list = ", ".join(names)
-    ctes.append(f"keys AS (SELECT DISTINCT rid, {key_list} FROM s{step} WHERE {not_null})")
+    source = f"s{step}"
+    if touching is not None:
+        check_identifier(touching, "table")
+        on = " AND ".join(f"a.{n} = t.{n}" for n in names)
+        ctes.append(f"touched AS (SELECT DISTINCT {key_list} FROM s{step} "
+                    f"WHERE rid IN (SELECT rid FROM {touching}))")
+        ctes.append(f"in_touched AS (SELECT a.* FROM s{step} a SEMI JOIN touched t ON {on})")
+        source = "in_touched"
+    ctes.append(f"keys AS (SELECT DISTINCT rid, {key_list} FROM {source} WHERE {not_null})")
     query = ("WITH " + ",\n".join(ctes) + f"\nSELECT *, count(*) OVER (PARTITION BY {key_list})"
              " AS block_n FROM keys")
     return query, names
@@ -92,15 +102,9 @@ def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict,
                 "(rid_l INTEGER, rid_r INTEGER, rule_no SMALLINT)")
     oversized_blocks = 0
     for rule_no, rule in enumerate(settings["blocking"]["rules"]):
-        keys_sql, names = rule_keys_sql(rule, columns)
+        keys_sql, names = rule_keys_sql(rule, columns, touching=touching)
         max_block = rule_max_block(rule, settings)
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
-        if touching is not None:       # only the blocks a touching record is in (whole)
-            on = " AND ".join(f"k.{n} = t.{n}" for n in names)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE linkage_block_keys AS SELECT k.* FROM "
-                f"linkage_block_keys k SEMI JOIN (SELECT DISTINCT {', '.join(names)} FROM "
-                f"linkage_block_keys WHERE rid IN (SELECT rid FROM {touching})) t ON {on}")
         con.execute(
             "INSERT INTO linkage_candidate_raw SELECT DISTINCT a.rid, b.rid, $rule_no "
             + pairs_from_keys_sql("linkage_block_keys", names, touching),

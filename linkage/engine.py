@@ -4,6 +4,7 @@ its sample, decisions, clustering, ids) is the same code on the driver, which is
 make the same people.
 
 An engine makes, for the pipeline:
+- `features(con, source_table, extras)`: linkage.feature, and the number of records;
 - `candidates(run)`: the candidate pairs, and the blocking summary;
 - `compare(run)`: `linkage_gamma`, the candidates' comparison vectors (a table or a view);
 - `model(run, n_records, n_candidates)`: the model that scores them (fitted by EM, or carried);
@@ -22,12 +23,15 @@ import pandas as pd
 
 from linkage.blocking import build_candidates
 from linkage.context import LinkageRun
+from linkage.features import build_features
 from linkage.model import Model, fit_model
 
 
 class PairEngine(Protocol):
     all_scored: str
 
+    def features(self, con: duckdb.DuckDBPyConnection, source_table: str,
+                 extras: list[str]) -> int: ...
     def candidates(self, run: LinkageRun) -> dict: ...
     def compare(self, run: LinkageRun) -> None: ...
     def model(self, run: LinkageRun, n_records: int, n_candidates: int) -> Model: ...
@@ -47,6 +51,10 @@ class InProcessPairs:
     the engine for one partnership on one machine."""
 
     all_scored = "linkage_scored"
+
+    def features(self, con: duckdb.DuckDBPyConnection, source_table: str,
+                 extras: list[str]) -> int:
+        return build_features(con, source_table, extras)
 
     def candidates(self, run: LinkageRun) -> dict:
         return build_candidates(run.con, run.settings)

@@ -35,8 +35,7 @@ from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql
 from linkage.clustering import components
 from linkage.comparisons import gamma_table_sql, parse_comparisons
 from linkage.context import LinkageRun
-from linkage.engine import fit
-from linkage.model import Model
+from linkage.engine import InProcessPairs
 from linkage.review import decided_pairs
 from linkage.scoring import score_sql
 
@@ -190,7 +189,7 @@ def within_task(root: str, worker: Worker, q: int) -> None:
 
 # --- the driver --------------------------------------------------------------------------------
 
-class PartitionedPairs:
+class PartitionedPairs(InProcessPairs):
     """The pair stages of run_linkage on partitions mapped by `mapper`: the driver's DuckDB
     holds the features, the model and the pairs that can matter (linkage_scored), never all
     candidate pairs (those stay in the work folder, read through views)."""
@@ -227,9 +226,6 @@ class PartitionedPairs:
     def compare(self, run: LinkageRun) -> None:
         run.con.execute("CREATE OR REPLACE TEMP VIEW linkage_gamma AS SELECT * FROM "
                         f"read_parquet('{self.folder.glob('gamma')}')")
-
-    def model(self, run: LinkageRun, n_records: int, n_candidates: int) -> Model:
-        return fit(run, n_records, n_candidates)
 
     def score(self, run: LinkageRun, decisions: pd.DataFrame | None) -> None:
         con, settings = run.con, run.settings

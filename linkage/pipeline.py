@@ -20,7 +20,6 @@ from linkage.clustering import build_clusters
 from linkage.comparisons import parse_comparisons
 from linkage.context import LinkageRun, StageHook, StageTimer
 from linkage.engine import InProcessPairs, PairEngine
-from linkage.features import build_features
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model_report import weight_histogram, write_model_report
@@ -130,7 +129,7 @@ def _run(con: duckdb.DuckDBPyConnection, source_table: str, previous_ids: pd.Dat
     timer = StageTimer(on_stage)
     summary: dict = {}
     with timer.stage("features"):
-        n_records = build_features(con, source_table, base.get("extras") or [])
+        n_records = engine.features(con, source_table, base.get("extras") or [])
         vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base)
         run = LinkageRun(con, resolve_for_data(base, identifier_like_extras(con, base), vetoes_on),
                          parse_comparisons(base), timer)
