@@ -21,6 +21,7 @@ from flows.settings import EngineSettings
 from linkage.partitioned import Mapper, PartitionedPairs, Worker
 
 log = logging.getLogger("joinedup")
+WORK_PREFIX = "joinedup-partitions-"     # a linkage's work folder, removed when it ends
 
 
 def _prefect_map(address: str) -> Mapper:
@@ -73,7 +74,7 @@ def dask_pairs(settings: EngineSettings, private_dir: Path | None = None
     parent = Path(settings.work_dir) if settings.work_dir else private_dir
     if parent is not None:
         parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="joinedup-partitions-", dir=parent))
+    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=parent))
     threads = int(settings.threads_per_worker)
     partitions = settings.partitions or 4 * int(settings.workers) * threads
     worker = Worker(memory_limit=_share(settings.memory_limit, threads), threads=1)

@@ -347,6 +347,18 @@ def reconcile_analysts(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) ->
     return live.stem
 
 
+def remove_partition_folders(home: Home) -> list[Path]:
+    """The Dask engine's work folders (linkage features among them) left by a killed run."""
+    import shutil
+
+    from flows.dask_engine import WORK_PREFIX
+
+    found = sorted(home.work_dir.glob(f"{WORK_PREFIX}*")) if home.work_dir.is_dir() else []
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
 def clean_orphans(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> list[Path]:
     """Builds, WALs, staging links and half-copied archive files left by runs that died
     (call holding the run lock).
@@ -363,6 +375,7 @@ def clean_orphans(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> list
         unfinished.discard(live.stem)
     removed = swap.remove_orphans(home.builds, home.live, unfinished)
     removed += archive.remove_partial_copies(home.raw)
+    removed += remove_partition_folders(home)
     places = analyst_places(home, settings)
     removed += analysts.prune(places, keep={b.stem for b in swap.kept_builds(home.builds)})
     for path in removed:

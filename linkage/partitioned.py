@@ -255,15 +255,16 @@ class PartitionedPairs(InProcessPairs):
         """Add to `scored_table` the candidate pairs inside each component its edges make, so
         the clustering guard reads every pair it would read in one process."""
         con = run.con
+        if n_records == 0:
+            return 0
         edges = con.execute(
             f"SELECT rid_l, rid_r FROM {scored_table} WHERE match_probability >= $t",
             {"t": float(run.settings["clustering"]["threshold"])}).fetchnumpy()
         labels = components(n_records, edges["rid_l"].astype(np.int64),
                             edges["rid_r"].astype(np.int64))
-        if n_records == 0:
+        multi = np.flatnonzero(np.bincount(labels)[labels] >= 2)
+        if len(multi) == 0:
             return 0
-        sizes = np.bincount(labels)
-        multi = np.flatnonzero(sizes[labels] >= 2)
         pd.DataFrame({"rid": multi.astype(np.int32), "comp": labels[multi].astype(np.int64)}
                      ).to_parquet(self.folder.labels, index=False)
         self.map(within_task, self._args(self.worker))

@@ -149,3 +149,18 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_people_are_the_same(prefect
     assert killed[0] not in after.values()                        # that process is gone
     on_dask = pd.read_csv(tmp_path / "k.csv").sort_values("record_id").reset_index(drop=True)
     _same_partition(alone, on_dask)
+
+
+def test_a_killed_runs_partition_folder_is_removed_by_the_next_run(tmp_path):
+    from flows.dask_engine import WORK_PREFIX
+    from flows.home import Home
+    from flows.steps import remove_partition_folders
+
+    home = Home(tmp_path / "home")
+    left = home.work_dir / f"{WORK_PREFIX}abc123"
+    (left / "pairs").mkdir(parents=True)
+    (left / "features.parquet").write_bytes(b"PAR1")
+    other = home.work_dir / "return-scratch.duckdb"
+    other.write_bytes(b"")
+    assert remove_partition_folders(home) == [left]
+    assert not left.exists() and other.exists()
