@@ -29,6 +29,20 @@ def _on_stage(name: str, finished: bool) -> None:
         stage(f"linkage: {name.replace('_', ' ')}")
 
 
+def _engine_settings(kind: str, scheduler: str | None, workers: int, memory: str,
+                     work_dir: Path | None):
+    from pydantic import ValidationError
+
+    from flows.settings import EngineSettings
+
+    try:
+        return EngineSettings(kind=kind, scheduler=scheduler, workers=workers,
+                              memory_limit=memory, work_dir=str(work_dir) if work_dir else None)
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"].removeprefix("Value error, ")
+                                           for e in exc.errors())) from None
+
+
 def _decisions(path: Path | None):
     if path is None:
         return None
@@ -71,8 +85,26 @@ def link(
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", help="DuckDB's memory limit; work beyond it spills to a temporary "
                                "folder (removed afterwards).")] = "2GB",
+    engine: Annotated[str, typer.Option(
+        "--engine", help="duckdb: every pair in this process; dask: the pair stages in "
+                         "partitions on a Dask cluster, through Prefect (docs/scale.md).")
+    ] = "duckdb",
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="With --engine dask: the scheduler's address (tcp://HOST:8786); "
+                            "without it a local cluster is started.")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="With --engine dask and no --scheduler: the local cluster's "
+                          "workers.")] = 2,
+    worker_memory: Annotated[str, typer.Option(
+        "--worker-memory", help="With --engine dask and no --scheduler: each worker's memory "
+                                "limit (it spills to disk past it).")] = "4GB",
+    work_dir: Annotated[Path | None, typer.Option(
+        "--work-dir", help="With --engine dask: where the partitions' files go, a folder every "
+                           "worker can read and write (default: a private temporary folder); "
+                           "removed afterwards.")] = None,
 ) -> None:
     """Deduplicate one file, or link and deduplicate several, by Fellegi-Sunter (EM, no labels)."""
+    from flows.dask_engine import pair_engine
     from flows.link_files import (
         LinkFilesError,
         LinkOutputs,
@@ -85,12 +117,17 @@ def link(
     from linkage.pipeline import STAGES
 
     decisions = _decisions(decisions_file)
+    engine_settings = _engine_settings(engine, scheduler, workers, worker_memory, work_dir)
     outputs = LinkOutputs(out, pairs)
     log = logging.getLogger("linkage")
     handler = RichHandler(console=console, show_path=False, show_time=False)
     log.addHandler(handler)
     log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False          # libraries may have configured the root logger too
+    # the Dask engine's partitions are Prefect task runs: their lines belong in Prefect's UI,
+    # not between this command's stages
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.task_runner.dask"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     start = time.perf_counter()
     display = (contextlib.nullcontext() if quiet
                else showing("link", console, total=len(STAGES) + 2))
@@ -108,7 +145,9 @@ def link(
                 settings = link_settings(settings_file, read.extras, threshold)
             except LinkFilesError as exc:
                 raise typer.BadParameter(str(exc)) from None
-            summary = link_loaded(con, settings, outputs, decisions, on_stage=_on_stage)
+            with pair_engine(engine_settings) as pairs_on:
+                summary = link_loaded(con, settings, outputs, decisions, on_stage=_on_stage,
+                                      engine=pairs_on)
             stage("writing files")
             written = write_outputs(con, outputs)
     finally:

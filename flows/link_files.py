@@ -167,12 +167,13 @@ def link_settings(settings_file: Path | None, extras: list[str],
 
 
 def link_loaded(con, settings: dict, outputs: LinkOutputs, decisions=None,
-                on_stage: Callable[[str, bool], None] | None = None) -> dict:
-    """Run the engine on the loaded records (writing the model report); its summary."""
+                on_stage: Callable[[str, bool], None] | None = None, engine=None) -> dict:
+    """Run the engine on the loaded records (writing the model report); its summary. engine:
+    where the pair stages run (linkage.engine), this process by default."""
     from linkage import run_linkage
 
     return run_linkage(con, source_table=RECORDS_TABLE, settings=settings, decisions=decisions,
-                       model_report=outputs.model_report, on_stage=on_stage)
+                       model_report=outputs.model_report, on_stage=on_stage, engine=engine)
 
 
 def write_outputs(con, outputs: LinkOutputs) -> int:

@@ -10,7 +10,8 @@ in a second with the file, the key and the allowed values named.
 
 Sections (every key is documented in docs/settings.md; a test keeps the two in step):
 
-- `partnership`, `feeds`, `inbox`, `warehouse`, `notify`, `schedules`, `keys`: declared here;
+- `partnership`, `feeds`, `inbox`, `warehouse`, `analysts`, `engine`, `notify`, `schedules`,
+  `keys`: declared here;
 - `linkage`, `publication`, `indicators`, `validation`: each overrides the packaged file of the
   same role (linkage/settings.yaml, warehouse/catalogue/publication.yaml,
   warehouse/catalogue/indicators.yaml, expectations/settings.yaml), nested mappings merged, lists
@@ -126,6 +127,47 @@ class AnalystsSettings(_Section):
         return value
 
 
+class EngineSettings(_Section):
+    """Where linkage's pair stages run (flows.dask_engine, docs/scale.md)."""
+
+    kind: str = Field("duckdb", description="duckdb: every pair in the run's own DuckDB; dask: "
+                      "blocking, comparison and scoring in partitions on a Dask cluster.")
+    scheduler: str | None = Field(None, description="The Dask scheduler's address "
+                                  "(tcp://HOST:8786); unset, a local cluster is started.")
+    workers: int = Field(2, ge=1, description="The local cluster's worker processes.")
+    threads_per_worker: int = Field(1, ge=1, description="Tasks each local worker runs at once.")
+    memory_limit: str = Field("4GB", description="Each local worker's memory limit; its tasks' "
+                              "DuckDB spill to disk before it.")
+    partitions: int | None = Field(None, ge=1, description="Partitions of the pairs; default "
+                                   "four per worker thread.")
+    incremental: bool = Field(True, description="Nightly runs compare only new and changed "
+                              "records and carry the rest (linkage.incremental).")
+    full_relink_days: int = Field(7, ge=1, description="A full relink (the model refitted) "
+                                  "runs when the last is this many days old, and whenever the "
+                                  "linkage settings change.")
+    work_dir: str | None = Field(None, description="Folder for the partitions' files, one path "
+                                 "every worker can read and write (shared storage for workers "
+                                 "on other machines); default the home's private scratch.")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in ("duckdb", "dask"):
+            raise ValueError(f"engine.kind must be duckdb or dask, not {value!r}")
+        return value
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _bytes(cls, value: str) -> str:
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a size such as 4GB") from None
+        return value
+
+
 class NotifySettings(_Section):
     webhook_url: str | None = Field(None, description="POSTed a JSON notice when a run fails.")
 
@@ -179,6 +221,7 @@ class HomeSettings(_Section):
     inbox: InboxSettings = InboxSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     analysts: AnalystsSettings = AnalystsSettings()
+    engine: EngineSettings = EngineSettings()
     notify: NotifySettings = NotifySettings()
     schedules: ScheduleSettings = ScheduleSettings()
     # `keys` in the file; not the attribute's name, since dict(model) would take it for

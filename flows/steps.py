@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -182,14 +183,62 @@ def previous_person_ids(home: Home) -> pd.DataFrame | None:
         con.close()
 
 
+PREVIOUS = "previous"        # the last publication, attached read-only to an incremental build
+
+
+def relink_incrementally(con, home: Home, settings: HomeSettings):
+    """The incremental engine, with the last publication attached to `con`, when an incremental
+    run may carry its linkage: incremental linking on, a publication with a relink state, the
+    same linkage settings, and its full relink less than `engine.full_relink_days` old. None
+    means relink in full (the reason is logged)."""
+    from linkage.incremental import IncrementalPairs, read_state, settings_fingerprint
+
+    if not settings.engine.incremental or not home.live.exists():
+        return None
+    live = str(home.live).replace("'", "''")
+    con.execute(f"ATTACH '{live}' AS {PREVIOUS} (READ_ONLY)")
+    state = read_state(con, PREVIOUS)
+    today = datetime.now(UTC).date()
+    reason = None
+    if state is None:
+        reason = "the last publication has no relink state"
+    elif state["settings_fingerprint"] != settings_fingerprint(settings.linkage_overrides()):
+        reason = "the linkage settings changed"
+    elif (today - state["full_relink_on"]).days >= settings.engine.full_relink_days:
+        reason = f"the last full relink was on {state['full_relink_on']}"
+    if reason is not None:
+        con.execute(f"DETACH {PREVIOUS}")
+        log.info("linkage: full relink (%s)", reason)
+        return None
+    return IncrementalPairs(PREVIOUS)
+
+
+def record_relink(con, settings: HomeSettings, mode: str) -> None:
+    """The relink state the next run reads: the settings' fingerprint, and the day of the last
+    full relink (today's, or carried from the last publication)."""
+    from linkage.incremental import read_state, settings_fingerprint, write_state
+
+    today = datetime.now(UTC).date()
+    attached = PREVIOUS in {row[0] for row in con.execute(
+        "SELECT database_name FROM duckdb_databases()").fetchall()}
+    full_on = today
+    if mode == "incremental" and attached:
+        full_on = read_state(con, PREVIOUS)["full_relink_on"]
+    if attached:
+        con.execute(f"DETACH {PREVIOUS}")
+    write_state(con, settings_fingerprint(settings.linkage_overrides()), full_on, mode)
+
+
 def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> dict:
     """Link the build's person records, with ids carried from the published warehouse and the
     reviewers' decisions (kept in the home, since the warehouse is rebuilt) overriding the
     model; the model report is saved under the run's id. The published history (every cell
     earlier publications and returns printed) is carried from the published warehouse here
     too, the other earlier state a build needs before it publishes."""
+    from flows.dask_engine import pair_engine
     from linkage import run_linkage
     from linkage.decisions import load_latest
+    from linkage.incremental import FullRelinkNeeded
 
     previous = previous_person_ids(home)
     carried = build_life.carry_published_history(build, home.live, home.published_returns)
@@ -199,8 +248,22 @@ def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> 
     report = home.model_report(build.stem)
     con = connect(build)
     try:
-        summary = run_linkage(con, previous_ids=previous, settings=settings.linkage_overrides(),
-                              decisions=decisions, model_report=report)
+        incremental = relink_incrementally(con, home, settings)
+        link_with = partial(run_linkage, con, previous_ids=previous,
+                            settings=settings.linkage_overrides(), decisions=decisions,
+                            model_report=report)
+        summary = None
+        if incremental is not None:
+            try:
+                summary = link_with(engine=incremental)
+                summary.update(linkage_mode="incremental", carried_pairs=incremental.carried)
+            except FullRelinkNeeded as exc:
+                log.info("linkage: full relink (%s)", exc)
+        if summary is None:
+            with pair_engine(settings.engine, home.work_dir) as engine:
+                summary = link_with(engine=engine)
+            summary["linkage_mode"] = "full"
+        record_relink(con, settings, summary["linkage_mode"])
     finally:
         con.close()
     summary["model_report"] = str(report.relative_to(home.root))
@@ -284,6 +347,18 @@ def reconcile_analysts(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) ->
     return live.stem
 
 
+def remove_partition_folders(home: Home) -> list[Path]:
+    """The Dask engine's work folders (linkage features among them) left by a killed run."""
+    import shutil
+
+    from flows.dask_engine import WORK_PREFIX
+
+    found = sorted(home.work_dir.glob(f"{WORK_PREFIX}*")) if home.work_dir.is_dir() else []
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
 def clean_orphans(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> list[Path]:
     """Builds, WALs, staging links and half-copied archive files left by runs that died
     (call holding the run lock).
@@ -300,6 +375,7 @@ def clean_orphans(home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> list
         unfinished.discard(live.stem)
     removed = swap.remove_orphans(home.builds, home.live, unfinished)
     removed += archive.remove_partial_copies(home.raw)
+    removed += remove_partition_folders(home)
     places = analyst_places(home, settings)
     removed += analysts.prune(places, keep={b.stem for b in swap.kept_builds(home.builds)})
     for path in removed:

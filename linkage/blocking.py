@@ -33,8 +33,15 @@ def _key_expression(key: str | list[str], columns: dict[str, str]) -> tuple[str,
     return "list_concat(" + ", ".join(parts) + ")", True
 
 
-def rule_keys_sql(rule: dict, columns: dict[str, str]) -> tuple[str, list[str]]:
-    """Query giving (rid, k0, k1, ..., block_n) for one rule, and the key column names."""
+def rule_keys_sql(rule: dict, columns: dict[str, str],
+                  partition: tuple[int, int] | None = None,
+                  touching: str | None = None) -> tuple[str, list[str]]:
+    """Query giving (rid, k0, k1, ..., block_n) for one rule, and the key column names.
+
+    partition (part, parts): only the key values that hash to `part` of `parts`. Records sharing
+    a key value share its hash, so each block is whole in one partition (its block_n exact) and
+    each pair of the rule is made in exactly one partition (linkage.partitioned).
+    touching: a table of rids; only the blocks one of them is in, whole (block_n exact)."""
     exprs = [_key_expression(key, columns) for key in rule["keys"]]
     names = [f"k{i}" for i in range(len(exprs))]
     ctes = ["s0 AS (SELECT rid, " + ", ".join(
@@ -47,19 +54,36 @@ def rule_keys_sql(rule: dict, columns: dict[str, str]) -> tuple[str, list[str]]:
             ctes.append(f"s{step + 1} AS (SELECT rid, {cols} FROM s{step})")
             step += 1
     not_null = " AND ".join(f"{n} IS NOT NULL" for n in names)
-    partition = ", ".join(names)
-    ctes.append(f"keys AS (SELECT DISTINCT rid, {partition} FROM s{step} WHERE {not_null})")
-    query = ("WITH " + ",\n".join(ctes) + f"\nSELECT *, count(*) OVER (PARTITION BY {partition})"
+    if partition is not None:
+        part, parts = (int(v) for v in partition)
+        not_null += f" AND hash({', '.join(names)}) % {parts} = {part}"
+    key_list = ", ".join(names)
+    source = f"s{step}"
+    if touching is not None:
+        check_identifier(touching, "table")
+        on = " AND ".join(f"a.{n} = t.{n}" for n in names)
+        ctes.append(f"touched AS (SELECT DISTINCT {key_list} FROM s{step} "
+                    f"WHERE rid IN (SELECT rid FROM {touching}))")
+        ctes.append(f"in_touched AS (SELECT a.* FROM s{step} a SEMI JOIN touched t ON {on})")
+        source = "in_touched"
+    ctes.append(f"keys AS (SELECT DISTINCT rid, {key_list} FROM {source} WHERE {not_null})")
+    query = ("WITH " + ",\n".join(ctes) + f"\nSELECT *, count(*) OVER (PARTITION BY {key_list})"
              " AS block_n FROM keys")
     return query, names
 
 
-def pairs_from_keys_sql(keys_table: str, names: list[str]) -> str:
+def pairs_from_keys_sql(keys_table: str, names: list[str], touching: str | None = None) -> str:
     """FROM and WHERE of the record pairs (a.rid < b.rid) sharing every key of a rule's keys
-    table, leaving out blocks bigger than the parameter $max_block."""
+    table, leaving out blocks bigger than the parameter $max_block. touching: a table of rids;
+    only pairs with at least one of them (an incremental run's new and changed records)."""
     on = " AND ".join(f"a.{n} = b.{n}" for n in names)
-    return (f"FROM {keys_table} a JOIN {keys_table} b ON {on} AND a.rid < b.rid "
-            "WHERE a.block_n <= $max_block")
+    sql = (f"FROM {keys_table} a JOIN {keys_table} b ON {on} AND a.rid < b.rid "
+           "WHERE a.block_n <= $max_block")
+    if touching is not None:
+        check_identifier(touching, "table")
+        sql += (f" AND (a.rid IN (SELECT rid FROM {touching}) "
+                f"OR b.rid IN (SELECT rid FROM {touching}))")
+    return sql
 
 
 def rule_max_block(rule: dict, settings: dict) -> int:
@@ -69,19 +93,21 @@ def rule_max_block(rule: dict, settings: dict) -> int:
     return int(rule.get("max_block_size", settings["blocking"]["max_block_size"]))
 
 
-def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict) -> dict:
-    """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts."""
+def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict,
+                     touching: str | None = None) -> dict:
+    """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts. touching:
+    only the pairs with a record of that table (pairs_from_keys_sql)."""
     columns = feature_columns(con)
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_candidate_raw "
                 "(rid_l INTEGER, rid_r INTEGER, rule_no SMALLINT)")
     oversized_blocks = 0
     for rule_no, rule in enumerate(settings["blocking"]["rules"]):
-        keys_sql, names = rule_keys_sql(rule, columns)
+        keys_sql, names = rule_keys_sql(rule, columns, touching=touching)
         max_block = rule_max_block(rule, settings)
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
         con.execute(
             "INSERT INTO linkage_candidate_raw SELECT DISTINCT a.rid, b.rid, $rule_no "
-            + pairs_from_keys_sql("linkage_block_keys", names),
+            + pairs_from_keys_sql("linkage_block_keys", names, touching),
             {"rule_no": rule_no, "max_block": int(max_block)},
         )
         oversized_blocks += con.execute(

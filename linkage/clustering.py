@@ -49,7 +49,7 @@ class Clusters:
     refused: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 
@@ -127,7 +127,7 @@ def build_clusters(run: LinkageRun, scored_table: str, n_records: int) -> Cluste
     ).fetchnumpy()
     left, right = edges["rid_l"].astype(np.int64), edges["rid_r"].astype(np.int64)
     forced = np.asarray(edges["forced"], dtype=bool)
-    labels = _components(n_records, left, right)
+    labels = components(n_records, left, right)
     result = Clusters(labels=labels, edges=len(left))
     sizes = np.bincount(labels, minlength=labels.max() + 1 if n_records else 0)
     size_of = sizes[labels] if n_records else np.array([], dtype=np.int64)

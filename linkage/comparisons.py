@@ -123,6 +123,9 @@ def gamma_columns_sql(settings: dict) -> list[str]:
     det = " ".join(f"WHEN l.{c} = r.{c} THEN '{c}'" for c in settings["strong_ids"])
     items.append(f"CASE {det} END AS det_rule" if det else "NULL::VARCHAR AS det_rule")
     items.append(f"{fragments['strong_conflict']} AS strong_conflict")
+    # what samples of pairs are drawn by: the records' keys, not their run-to-run row ids, so
+    # a night that adds a few records draws nearly the same EM sample (linkage.model)
+    items.append("hash(l.record_key, r.record_key) AS pair_hash")
     return items
 
 

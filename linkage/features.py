@@ -49,18 +49,25 @@ def quoted_table(name: str) -> str:
     return ".".join(f'"{part}"' for part in name.split("."))
 
 
-def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str,
-                      extras: list[str] | tuple[str, ...] = ()) -> None:
-    table = quoted_table(source_table)
+def input_select_sql(con: duckdb.DuckDBPyConnection, table: str,
+                     extras: list[str] | tuple[str, ...] = ()) -> str:
+    """SELECT of the columns linkage reads from `table` (an already quoted name), typed."""
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()}
     if "record_key" not in present:
-        raise ValueError(f"{source_table} has no record_key column")
+        raise ValueError(f"{table} has no record_key column")
     columns = {**INPUT_COLUMNS, **{e: "VARCHAR" for e in extras}}
     select = ",\n    ".join(
         f'CAST("{col}" AS {typ}) AS {col}' if col in present else f"CAST(NULL AS {typ}) AS {col}"
         for col, typ in columns.items()
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW linkage_input AS SELECT\n    {select}\nFROM {table}")
+    return f"SELECT\n    {select}\nFROM {table}"
+
+
+def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str,
+                      extras: list[str] | tuple[str, ...] = ()) -> None:
+    table = quoted_table(source_table)
+    con.execute("CREATE OR REPLACE TEMP VIEW linkage_input AS "
+                + input_select_sql(con, table, extras))
     duplicates = con.execute(
         "SELECT count(*) - count(DISTINCT record_key), count(*) FILTER (record_key IS NULL) "
         "FROM linkage_input"

@@ -28,7 +28,10 @@ def assign_person_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None,
     """clusters: record_key, cluster -> record_key, person_id, cluster_size; plus counts."""
     frame = clusters[["record_key", "cluster"]].copy()
     frame["cluster_size"] = frame.groupby("cluster")["record_key"].transform("size")
-    first_key = frame.groupby("cluster")["record_key"].min().rename("first_key")
+    # the smallest record_key of each cluster, by sorting: groupby().min() on strings falls
+    # back to a Python loop per cluster (5 s at 150,000 records)
+    first_key = (frame.sort_values("record_key").drop_duplicates("cluster")
+                 .set_index("cluster")["record_key"].rename("first_key"))
 
     winners = pd.DataFrame(columns=["cluster", "old_id"])
     max_number = 0

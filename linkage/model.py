@@ -169,6 +169,10 @@ def _normalise(probs: dict[int, float], levels: list[int], floor: float) -> dict
     return {level: p / total for level, p in raw.items()}
 
 
+# u is counted on pairs of a fixed set of records, this many times as many pairs as are drawn
+U_PAIR_SHARE = 40
+
+
 def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
                n_records: int) -> tuple[dict[str, dict[int, float]], int]:
     """u per level from random record pairs (all pairs when there are few records)."""
@@ -179,19 +183,24 @@ def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list
                     f"b.rid AS rid_r, {RANDOM_RULE_NO}::SMALLINT AS rule_no FROM linkage.feature a "
                     "JOIN linkage.feature b ON a.rid < b.rid")
     else:
+        # The records whose keys hash lowest, and a hash-chosen share of their pairs: a night
+        # that adds or changes a few records changes few of the pairs u is counted on (drawing
+        # record ids at random redrew them all, and the model moved with them); the share keeps
+        # each record in few pairs, so the pairs are near independent.
+        drawn = int(cfg["u_max_pairs"])
+        records = min(n_records, math.ceil(math.sqrt(2 * drawn * U_PAIR_SHARE)))
+        share = min(1.0, drawn / max(records * (records - 1) / 2, 1))
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS "
-            "SELECT DISTINCT least(a, b) AS rid_l, greatest(a, b) AS rid_r, "
-            f"{RANDOM_RULE_NO}::SMALLINT AS rule_no "
-            # one hash per record id, of different inputs: DuckDB combines the arguments of a
-            # multi-argument hash so that hash(i, s, 1) xor hash(i, s, 2) is one constant,
-            # which made the two ids of a pair depend on each other
-            "FROM (SELECT (hash(2 * i + $offset) % $n)::INTEGER AS a, "
-            "(hash(2 * i + 1 + $offset) % $n)::INTEGER AS b FROM range($draws) t(i)) "
-            "WHERE a <> b",
-            {"offset": int(settings["seed"]) * 2**32, "n": n_records,
-             "draws": int(cfg["u_max_pairs"])},
-        )
+            "CREATE OR REPLACE TEMP TABLE linkage_u_records AS SELECT rid, hash(record_key) AS h "
+            "FROM linkage.feature ORDER BY hash(record_key, $seed), record_key LIMIT $records",
+            {"seed": int(settings["seed"]), "records": records})
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE linkage_u_pairs AS SELECT a.rid AS rid_l, "
+            f"b.rid AS rid_r, {RANDOM_RULE_NO}::SMALLINT AS rule_no FROM linkage_u_records a "
+            "JOIN linkage_u_records b ON a.rid < b.rid "
+            "WHERE hash(a.h, b.h, $seed) % 1000000 < $cut",
+            {"seed": int(settings["seed"]), "cut": int(share * 1_000_000)})
+        con.execute("DROP TABLE linkage_u_records")
     con.execute(gamma_table_sql(settings, "linkage_u_pairs", "linkage_u_gamma"))
     u_pairs = con.execute("SELECT count(*) FROM linkage_u_gamma").fetchall()[0][0]
     alpha = float(cfg["u_smoothing"])
@@ -213,7 +222,7 @@ def em_sample(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
     columns = ", ".join(f"{c.gamma} AS {c.name}" for c in comparisons)
     return con.execute(
         f"SELECT {columns} FROM {gamma_table} WHERE {where} "
-        "ORDER BY hash(rid_l, rid_r, $seed), rid_l, rid_r LIMIT $n",
+        "ORDER BY hash(pair_hash, $seed), pair_hash, rid_l, rid_r LIMIT $n",
         {"seed": int(settings["seed"]), "n": int(settings["model"]["em_max_pairs"])},
     ).df()
 
@@ -254,7 +263,10 @@ def session_gamma_table(con: duckdb.DuckDBPyConnection, settings: dict, session:
     keys (about twice em_max_pairs, so em_sample still picks by hash); returns the table name.
     The pairs are filtered by hash as the join produces them, never all materialised."""
     keys_sql, names = rule_keys_sql({"keys": session.block}, feature_columns(con))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_em_keys AS {keys_sql}")
+    # each record's key hash beside its keys: the pairs are drawn by the records' keys, not
+    # their row ids, so that a night's few new records leave the sample nearly as it was
+    con.execute("CREATE OR REPLACE TEMP TABLE linkage_em_keys AS SELECT k.*, "
+                f"hash(f.record_key) AS h FROM ({keys_sql}) k JOIN linkage.feature f USING (rid)")
     max_block = int(settings["blocking"]["max_block_size"])
     total = con.execute(
         "SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n "
@@ -265,7 +277,7 @@ def session_gamma_table(con: duckdb.DuckDBPyConnection, settings: dict, session:
         "CREATE OR REPLACE TEMP TABLE linkage_em_pairs AS "
         f"SELECT DISTINCT a.rid AS rid_l, b.rid AS rid_r, {SESSION_RULE_NO}::SMALLINT AS rule_no "
         + pairs_from_keys_sql("linkage_em_keys", names)
-        + " AND hash(a.rid, b.rid, $seed) % 1000000 < $cut",
+        + " AND hash(a.h, b.h, $seed) % 1000000 < $cut",
         {"max_block": max_block, "seed": int(settings["seed"]), "cut": int(share * 1_000_000)})
     con.execute(gamma_table_sql(settings, "linkage_em_pairs", "linkage_em_gamma"))
     con.execute("DROP TABLE linkage_em_keys")

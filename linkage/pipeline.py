@@ -16,14 +16,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkage.blocking import build_candidates
 from linkage.clustering import build_clusters
 from linkage.comparisons import parse_comparisons
 from linkage.context import LinkageRun, StageHook, StageTimer
-from linkage.features import build_features
+from linkage.engine import InProcessPairs, PairEngine
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
-from linkage.model import fit_model
 from linkage.model_report import weight_histogram, write_model_report
 from linkage.review import apply_decisions, build_review, write_decision_table
 from linkage.rules import (
@@ -107,36 +105,47 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
                 settings: dict | None = None,
                 decisions: pd.DataFrame | None = None,
                 model_report: Path | None = None,
-                on_stage: StageHook | None = None) -> dict:
+                on_stage: StageHook | None = None,
+                engine: PairEngine | None = None) -> dict:
     """Link the person records of `source_table` into people; see the package docstring.
 
     decisions: reviewers' decisions (record_key_l, record_key_r, decision: match | non_match)
     that override the model for their pairs. model_report: where to write the HTML model report.
     on_stage: called with (stage, False) as each of STAGES starts and (stage, True) as it ends.
+    engine: where the pair stages run (linkage.engine; default this process's DuckDB).
     """
+    engine = engine or InProcessPairs()
+    try:
+        return _run(con, source_table, previous_ids, settings, decisions, model_report,
+                    on_stage, engine)
+    finally:
+        engine.close(con)
+
+
+def _run(con: duckdb.DuckDBPyConnection, source_table: str, previous_ids: pd.DataFrame | None,
+         settings: dict | None, decisions: pd.DataFrame | None, model_report: Path | None,
+         on_stage: StageHook | None, engine: PairEngine) -> dict:
     base = load_settings(settings)
     timer = StageTimer(on_stage)
     summary: dict = {}
     with timer.stage("features"):
-        n_records = build_features(con, source_table, base.get("extras") or [])
+        n_records = engine.features(con, source_table, base.get("extras") or [])
         vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base)
         run = LinkageRun(con, resolve_for_data(base, identifier_like_extras(con, base), vetoes_on),
                          parse_comparisons(base), timer)
     cfg = run.settings
     with timer.stage("blocking"):
-        summary.update(build_candidates(con, cfg))
+        summary.update(engine.candidates(run))
     with timer.stage("comparisons"):
-        run.gamma_into("linkage_candidate", "linkage_gamma")
+        engine.compare(run)
     with timer.stage("model"):
-        run.model = fit_model(con, cfg, run.comparisons, "linkage_gamma", n_records,
-                              summary["candidate_pairs"])
+        run.model = engine.model(run, n_records, summary["candidate_pairs"])
         _write_model(con, run.model.table(run.comparisons))
     with timer.stage("scoring"):
-        con.execute("DROP TABLE IF EXISTS linkage_scored")
-        run.score_pairs_into("linkage_scored", gamma_table="linkage_gamma")
-        con.execute("DROP TABLE linkage_gamma")
+        engine.score(run, decisions)
         decided = apply_decisions(run, decisions, "linkage_scored")
     with timer.stage("clustering"):
+        engine.complete_components(run, "linkage_scored", n_records)
         clusters = build_clusters(run, "linkage_scored", n_records)
     with timer.stage("person_ids"):
         keys = con.execute("SELECT record_key FROM linkage.feature ORDER BY rid").fetchnumpy()
@@ -145,17 +154,19 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
             previous_ids, prefix=cfg["person_id"]["prefix"], digits=int(cfg["person_id"]["digits"]))
         _write_person(con, person)
     with timer.stage("write"):
-        hist = weight_histogram(con, "linkage_scored", float(cfg["clustering"]["threshold"]),
+        hist = weight_histogram(con, engine.all_scored, float(cfg["clustering"]["threshold"]),
                                 (CHECK_RULE_NO, REVIEW_RULE_NO))
         _write_pairs(run)
         decided["not_honoured"] = int(write_decision_table(con))
         review_pairs = build_review(run, clusters.refused)
         rules = dict(con.execute(
             "SELECT CASE WHEN match_rule LIKE $det THEN 'deterministic' ELSE match_rule END, "
-            "count(*) FROM linkage_scored WHERE rule_no NOT IN ($check, $review) GROUP BY 1",
+            f"count(*) FROM {engine.all_scored} WHERE rule_no NOT IN ($check, $review) "
+            "GROUP BY 1",
             {"det": DETERMINISTIC_PREFIX + "%", "check": CHECK_RULE_NO,
              "review": REVIEW_RULE_NO}).fetchall())
-        above = con.execute("SELECT count(*) FROM linkage_scored WHERE match_probability >= $t",
+        above = con.execute(f"SELECT count(*) FROM {engine.all_scored} "
+                            "WHERE match_probability >= $t",
                             {"t": float(cfg["clustering"]["threshold"])}).fetchall()[0][0]
         for table in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")

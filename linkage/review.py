@@ -112,6 +112,21 @@ CREATE OR REPLACE TEMP TABLE linkage_decision_log (rid_l INTEGER, rid_r INTEGER,
 """
 
 
+def decided_pairs(con: duckdb.DuckDBPyConnection, decisions: pd.DataFrame | None) -> pd.DataFrame:
+    """The record-id pairs (rid_l, rid_r) that reviewers decided, for an engine that must keep
+    them among the pairs it gathers whatever they scored."""
+    frame = decision_frame(decisions)
+    if frame.empty:
+        return pd.DataFrame({"rid_l": pd.Series(dtype="int32"),
+                             "rid_r": pd.Series(dtype="int32")})
+    con.register("linkage_decision_df", frame)
+    con.execute(DECIDED_SQL)
+    con.unregister("linkage_decision_df")
+    pairs = con.execute("SELECT rid_l, rid_r FROM linkage_decided").df()
+    con.execute("DROP TABLE linkage_decided")
+    return pairs
+
+
 def apply_decisions(run: LinkageRun, decisions: pd.DataFrame | None, scored_table: str) -> dict:
     """Override the scores of decided pairs in `scored_table`; counts for the run summary."""
     con, settings = run.con, run.settings

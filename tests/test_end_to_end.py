@@ -790,3 +790,8 @@ def test_person_ids_are_stable_across_runs(first_run, second_run):
     assert not changed, f"{len(changed)} records changed person_id, e.g. {changed[:5]}"
     assert rows(first_run.warehouse, "SELECT run_id FROM meta.run") != rows(
         second_run.warehouse, "SELECT run_id FROM meta.run")
+    # the first run relinked in full; the second, on the same records, compared none of them
+    # again and carried the first's pairs (tests/test_incremental.py: changes)
+    state = "SELECT mode FROM linkage.relink_state"
+    assert rows(first_run.warehouse, state) == [("full",)]
+    assert rows(second_run.warehouse, state) == [("incremental",)]
