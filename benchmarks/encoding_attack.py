@@ -16,6 +16,10 @@ are spread evenly over 2008-2025. Two attacks, on the forename and on the surnam
   again from the readings that fit clearly, so rare names are read from the q-grams of common
   ones; where few enough, each name is given to one encoded value per salt value.
 
+- the frequency attack on each blocking key made of a name code and date parts (the Soundex of
+  the surname, the forename's initial): a key value is paired with a (code, date part)
+  combination by rank and the record guessed to have the commonest name with that code.
+
 A guess scores against the record's true name; "chance" is what the same guesses score against
 the names shuffled within sex (guessing the commonest names for everyone scores a few per cent
 with no encoding at all), and "re-identified" is the difference: what the encodings gave away.
@@ -50,11 +54,15 @@ FIRST, LAST = date(2008, 1, 1), date(2025, 12, 31)
 NAMES = ["first_name", "last_name"]
 BY_YEAR = {"from": ["dob:year"], "fields": NAMES}
 UNSALTED = {"balance": True, "permute": True, "xor_fold": False, "salt": None}
-HARDENINGS = {
-    "none": {"balance": False, "permute": False, "xor_fold": False, "salt": None},
-    "balanced, permuted": UNSALTED,
-    "balanced, permuted, names salted by birth year": {**UNSALTED, "salt": BY_YEAR},
-    "default (names salted by date of birth)": None,
+# the blocking keys before the names were salted: the surname's Soundex with only the year
+YEAR_KEYS = {"surname_sound_birth_year": ["last_name:soundex", "dob:year"],
+             "forename_initial_dob": ["first_name:initial", "dob:value"]}
+HARDENINGS = {   # label -> (hardening, blocking keys); None: the schema's own (encoding.yaml)
+    "none": ({"balance": False, "permute": False, "xor_fold": False, "salt": None}, YEAR_KEYS),
+    "balanced, permuted": (UNSALTED, YEAR_KEYS),
+    "balanced, permuted, names salted by birth year": ({**UNSALTED, "salt": BY_YEAR},
+                                                       YEAR_KEYS),
+    "default (names salted by date of birth)": (None, None),
 }
 ANCHORS = 25               # the pattern attack first learns from this many commonest values
 HELD = 0.9                 # a q-gram's bit: set in this share of the values holding it
@@ -78,16 +86,18 @@ def population(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({"first_name": first, "last_name": last, "dob": dob, "sex": sex})
 
 
-def salt_shares(schema: EncodingSchema) -> dict[str, float]:
-    """How often the attacker expects each salt value: every birth date equally likely."""
-    salt = schema.hardening.get("salt")
-    if not salt:
-        return {"": 1.0}
+def date_shares(parts: list[str]) -> dict[str, float]:
+    """How often the attacker expects each value of a key made from the date of birth (the
+    salt, a blocking key's date part): every birth date equally likely."""
     days = [(FIRST + timedelta(days=d)).strftime("%Y%m%d")
             for d in range((LAST - FIRST).days + 1)]
-    values = Counter("|".join(TRANSFORMS[p.partition(":")[2]](v) for p in salt["from"])
-                     for v in days)
+    values = Counter("|".join(TRANSFORMS[p.partition(":")[2]](v) for p in parts) for v in days)
     return {k: c / len(days) for k, c in values.items()}
+
+
+def salt_shares(schema: EncodingSchema) -> dict[str, float]:
+    salt = schema.hardening.get("salt")
+    return date_shares(salt["from"]) if salt else {"": 1.0}
 
 
 def priors(field: str) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -223,6 +233,43 @@ def attacks(encoded: pd.DataFrame, people: pd.DataFrame, schema: EncodingSchema,
     return out
 
 
+def blocking_attacks(encoded: pd.DataFrame, people: pd.DataFrame, schema: EncodingSchema,
+                     rng: np.random.Generator) -> dict[tuple[str, str], tuple[float, float]]:
+    """The frequency attack on each blocking key made of one name part and date parts: the key
+    value is paired with a (name code, date part) combination, and the record guessed to have
+    the commonest name (of its sex, for forenames) with that code."""
+    out = {}
+    for key, parts in schema.blocking.items():
+        roles = [p.partition(":")[0] for p in parts]
+        named = [p for p in parts if p.partition(":")[0] in NAMES]
+        if len(named) != 1 or not set(roles) <= {*NAMES, "dob"}:
+            continue
+        field, _sep, transform = named[0].partition(":")
+        code_p: Counter = Counter()
+        commonest: dict[tuple[str, str], tuple[str, float]] = {}
+        for group, (names, p) in priors(field).items():
+            share = 0.5 if field == "first_name" else 1.0
+            for n, pn in zip(names, p, strict=True):
+                code = TRANSFORMS[transform](n)
+                code_p[code] += pn * share
+                if pn > commonest.get((group, code), ("", 0.0))[1]:
+                    commonest[(group, code)] = (n, pn)
+        codes = sorted(code_p)
+        dates = date_shares([p for p in parts if p.startswith("dob:")])
+        values = np.array(encoded[f"block_{key}"].tolist(), dtype=object)
+        at = np.flatnonzero(encoded[f"block_{key}"].notna().to_numpy())
+        codes_guessed = frequency_attack(values[at], codes, np.array([code_p[c] for c in codes]),
+                                         dates, rng)
+        groups = (people["sex"].to_numpy() if field == "first_name"
+                  else np.full(len(people), "all"))
+        guess = np.full(len(people), None, dtype=object)
+        guess[at] = [commonest.get((g, c), (None, 0))[0]
+                     for g, c in zip(groups[at], codes_guessed, strict=True)]
+        out[(f"block_{key}", field)] = score(guess, people[field].to_numpy(dtype=object),
+                                             groups, rng)
+    return out
+
+
 def linkability(schema: EncodingSchema, people: pd.DataFrame,
                 rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Forename filter Dice of PAIRS pairs of each sort."""
@@ -260,15 +307,18 @@ def main() -> None:
     base = EncodingSchema.defaults()
     print(f"{args.records:,} records: {people.first_name.nunique()} distinct forenames, "
           f"{people.last_name.nunique()} surnames; re-identified = right guesses minus chance")
-    for label, hardening in HARDENINGS.items():
-        schema = base if hardening is None else replace(base, hardening=hardening)
+    for label, (hardening, keys) in HARDENINGS.items():
+        schema = replace(base, hardening=hardening or base.hardening,
+                         blocking=keys or base.blocking)
         started = time.process_time()
-        encoded = encode_records(people, ["first_name", "last_name", "dob"], schema, SECRET)
+        encoded = encode_records(people, [*NAMES, "dob"], schema, SECRET)
         encoding = time.process_time() - started
         print(f"\nhardening: {label}  ({encoding:.1f} s CPU to encode)")
-        for (attack, field), (right, chance) in attacks(encoded, people, schema, rng).items():
+        found = {**attacks(encoded, people, schema, rng),
+                 **blocking_attacks(encoded, people, schema, rng)}
+        for (attack, field), (right, chance) in found.items():
             gain = 100 * (right - chance)
-            print(f"  {attack:15s} attack on {field:10s} re-identified {gain:5.1f}% of records "
+            print(f"  {attack:32s} attack on {field:10s} re-identified {gain:5.1f}% of records "
                   f"(right {100 * right:5.1f}%, chance {100 * chance:4.1f}%)")
         for what, d in linkability(schema, people, rng).items():
             print(f"  forename Dice, {what:36s} mean {d.mean():.3f}  5th pct "
