@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from sources.column_maps import BUILTIN_MAPS
 from sources.encoding.bloom import FilterMaker, dice
 from sources.encoding.encode import encode_file, encode_records
 from sources.encoding.encoded_file import read_encoded
@@ -219,6 +220,12 @@ def test_a_feed_extract_is_encoded_from_its_column_map(tmp_path):
                                  "first_name=Forename", "--secret-file", str(secret),
                                  "--out", str(out)])
     assert result.exit_code == 2 and "names one column map" in words(result.output)
+    own = tmp_path / "our_rms.yaml"     # a partnership's own copy of a map, given as a file
+    own.write_text((BUILTIN_MAPS / "typical_police_rms.yaml").read_text()
+                   .replace("name: typical_police_rms", "name: our_rms"))
+    result = runner.invoke(app, ["encode", str(src), "--kind", "police", "--map", str(own),
+                                 "--secret-file", str(secret), "--out", str(out)])
+    assert result.exit_code == 0 and "column map our_rms" in words(result.output)
     result = runner.invoke(app, ["encode", str(src), "--kind", "school", "--secret-file",
                                  str(secret), "--out", str(tmp_path / "x.parquet")])
     assert result.exit_code == 1 and "looks like a 'police' extract" in words(result.output)
