@@ -14,7 +14,7 @@ from pathlib import Path
 from sources.column_maps import MapError, choose_map, load_map, load_maps, normalise_header
 from sources.encoding.schema import EncodingError
 from sources.kinds import get_kind, load_person_columns
-from sources.readers import open_source
+from sources.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, open_source
 
 ID_COLUMN = "record_id"              # one row's id in every kind: identifies an event, not a child
 
@@ -49,6 +49,9 @@ def supplier_roles(path: Path, kind: str, map_ref: str | None,
         get_kind(kind)
     except KeyError as exc:
         raise EncodingError(str(exc.args[0])) from None
+    if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise EncodingError(f"{path.name}: `joinedup encode` reads CSV or Parquet files: save "
+                            "the extract as CSV, its header on the first row, and encode that")
     maps, name = _maps(map_ref)
     hints = maps[name].file if name in maps else {}
     if hints.get("format"):
