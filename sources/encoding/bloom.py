@@ -1,13 +1,12 @@
 """Keyed Bloom filters of q-grams, with the hardening the schema asks for.
 
-Names repeat (a town has a few thousand forenames among a hundred thousand children), so the
-positions of each (field, salt, q-gram) and the filter of each distinct (value, salt) are made
-once: encoding costs a hash per distinct q-gram, not per record.
+The positions of each (field, salt, q-gram) and the filter of each distinct (value, salt) are made
+once: unsalted fields repeat (a town has a few thousand postcodes among a hundred thousand
+children), and children born on one day share their salted q-grams' positions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from sources.encoding.schema import EncodingSchema, derive
 
 SEPARATOR = "\x1f"
+POSITIONS_PER_DIGEST = 8           # 32-bit positions in one SHA-256 digest
 
 
 def qgrams(value: str, q: int) -> list[str]:
@@ -38,15 +38,17 @@ class FilterMaker:
         self._filters: dict[tuple[str, str, str], bytes] = {}
 
     def positions(self, role: str, gram: str, salt: str = "") -> np.ndarray:
-        """`hashes` bit positions drawn by a generator seeded from the keyed HMAC of the
-        q-gram: independent positions, where double hashing's arithmetic can be undone."""
+        """`hashes` bit positions read from keyed HMACs of the q-gram (as many as it takes, each
+        with its own counter): independent positions, where double hashing's arithmetic can be
+        undone, and each one a value no one without the secret can compute."""
         key = (role, salt, gram)
         found = self._positions.get(key)
         if found is None:
-            digest = hmac.new(self._key, SEPARATOR.join(key).encode("utf-8"),
-                              hashlib.sha256).digest()
-            rng = np.random.Generator(np.random.PCG64(int.from_bytes(digest[:16], "big")))
-            found = rng.integers(0, self.schema.bits, self.schema.bloom[role]["hashes"])
+            message = SEPARATOR.join(key).encode("utf-8")
+            wanted = self.schema.bloom[role]["hashes"]
+            digests = b"".join(hmac.digest(self._key, bytes([block]) + message, "sha256")
+                               for block in range(-(-wanted // POSITIONS_PER_DIGEST)))
+            found = (np.frombuffer(digests, dtype=">u4")[:wanted] % self.schema.bits)
             self._positions[key] = found
         return found
 

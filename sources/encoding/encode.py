@@ -38,6 +38,8 @@ TRANSFORMS = {
     "initial": lambda v: v[:1],
     "year": lambda v: v[:4],
     "value": lambda v: v,
+    # YYYYMMDD -> the year and the two smaller-then-larger of day and month: a swap keeps it
+    "day_month_either_way": lambda v: v[:4] + "".join(sorted((v[4:6], v[6:8]))),
 }
 
 
@@ -62,33 +64,53 @@ def _hmac(key: bytes, role: str, value: str | None) -> str | None:
     return hmac.new(key, f"{role}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def _keys(parts: list[str], texts: dict[str, pd.Series]) -> list[str | None] | None:
+    """The key of each record made of `role:transform` parts (a blocking key, the salt), None
+    where a part is empty; None for all when a part's role is not in the file."""
+    pieces = []
+    for part in parts:
+        role, _sep, transform = part.partition(":")
+        if role not in texts:
+            return None
+        t = TRANSFORMS[transform]
+        pieces.append([(t(v) or None) if v else None for v in texts[role]])
+    return [None if any(p is None for p in row) else "|".join(row)
+            for row in zip(*pieces, strict=True)]
+
+
 def encode_records(records: pd.DataFrame, roles: list[str], schema: EncodingSchema,
                    secret: bytes) -> pd.DataFrame:
     """The encoded columns of canonical person records (sources.link_input)."""
     filters = FilterMaker(schema, secret)
     exact_key, block_key = derive(secret, "exact"), derive(secret, "blocking")
-    salt_role = schema.hardening.get("salt")
-    salts = (_text(salt_role, records[salt_role]) if salt_role in records
-             else pd.Series([None] * len(records), index=records.index))
     out = pd.DataFrame(index=records.index)
     texts = {role: _text(role, records[role]) for role in roles if role in records}
+    salt = schema.hardening.get("salt") or {}
+    salted = [r for r in salt.get("fields", []) if r in texts and r in schema.bloom]
+    salts = _keys(salt["from"], texts) if salted else None
+    if salted and salts is None:
+        raise EncodingError(f"the schema's hardening salts {', '.join(salted)} with "
+                            f"{', '.join(salt['from'])}, which this file does not map: map "
+                            "those roles too, or the names would be encoded unsalted, which is "
+                            "what the attacks read (docs/privacy.md)")
     for role in roles:
         if role in schema.bloom and role in texts:
-            out[f"{role}_bf"] = [None if v is None else filters.encode(role, v, s or "")
-                                 for v, s in zip(texts[role], salts, strict=True)]
+            if role in salted:
+                out[f"{role}_bf"] = [None if v is None or s is None else filters.encode(role, v, s)
+                                     for v, s in zip(texts[role], salts, strict=True)]
+            else:
+                out[f"{role}_bf"] = [None if v is None else filters.encode(role, v)
+                                     for v in texts[role]]
         elif role in schema.exact and role in texts:
             out[f"{role}_hmac"] = [_hmac(exact_key, role, v) for v in texts[role]]
+    if salted:
+        unsalted = sum(s is None for s in salts)
+        if unsalted:
+            log.info("%d records have no %s to salt with: their %s are not encoded", unsalted,
+                     ", ".join(salt["from"]), ", ".join(salted))
     for name, parts in schema.blocking.items():
-        pieces = []
-        for part in parts:
-            role, _sep, transform = part.partition(":")
-            if role not in texts:
-                break
-            t = TRANSFORMS[transform]
-            pieces.append([(t(v) or None) if v else None for v in texts[role]])
-        if len(pieces) == len(parts):
-            joined = [None if any(p is None for p in row) else "|".join(row)
-                      for row in zip(*pieces, strict=True)]
+        joined = _keys(parts, texts)
+        if joined is not None:
             out[f"block_{name}"] = [_hmac(block_key, name, v) for v in joined]
     for role in CLEAR_ROLES:
         if role in records:
@@ -96,12 +118,19 @@ def encode_records(records: pd.DataFrame, roles: list[str], schema: EncodingSche
     return out
 
 
+def encodable_roles(schema: EncodingSchema) -> set[str]:
+    """The roles `joinedup encode` takes: the schema's fields, sex, and a full name it splits."""
+    return set(schema.bloom) | set(schema.exact) | set(CLEAR_ROLES) | {"full_name"}
+
+
 def encode_file(path: Path, id_column: str, roles: dict[str, str], secret: bytes, out: Path,
-                schema: EncodingSchema | None = None) -> EncodingSchema:
+                schema: EncodingSchema | None = None,
+                withhold: tuple[str, ...] = ()) -> EncodingSchema:
     """Encode one file of people (`joinedup link`'s roles) into `out` (Parquet) with its schema
-    beside it; returns the schema written."""
+    beside it; returns the schema written. `withhold` names identifying columns that have no
+    encoding: they are left out rather than passed through."""
     schema = schema or EncodingSchema.defaults()
-    known = set(schema.bloom) | set(schema.exact) | set(CLEAR_ROLES) | {"full_name"}
+    known = encodable_roles(schema)
     unknown = sorted(set(roles) - known)
     if unknown:
         raise EncodingError(f"role(s) {unknown} cannot be encoded; roles are "
@@ -116,7 +145,7 @@ def encode_file(path: Path, id_column: str, roles: dict[str, str], secret: bytes
     records, _unparsed = person_records(path, id_column, roles, [])
     encoded = encode_records(records, [r for r in (*schema.bloom, *schema.exact) if r in records],
                              schema, secret)
-    used = {id_column, *roles.values()}
+    used = {id_column, *roles.values(), *withhold}
     passed = [c for c in frame.columns if c not in used]
     result = pd.concat([frame[[id_column]].reset_index(drop=True),
                         encoded.reset_index(drop=True),
@@ -130,6 +159,6 @@ def encode_file(path: Path, id_column: str, roles: dict[str, str], secret: bytes
                                      if c.endswith(("_bf", "_hmac"))}),
                       records=len(result))
     write_schema(out, written)
-    log.info("encoded %d records of %s: %d fields, %d columns passed through", len(result),
-             path.name, len(written.fields), len(passed))
+    log.info("encoded %d records of %s: %d fields, %d columns passed through, %d withheld",
+             len(result), path.name, len(written.fields), len(passed), len(withhold))
     return written

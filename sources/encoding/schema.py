@@ -86,6 +86,15 @@ def write_schema(encoded: Path, schema: EncodingSchema) -> Path:
     return path
 
 
+def _difference(key: str, theirs: Any, ours: Any) -> str:
+    """One setting as the file has it and as expected; nested settings by the entries that
+    differ, so a message names `hardening.salt` rather than printing two whole tables."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        keys = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
+        return "; ".join(_difference(f"{key}.{k}", theirs.get(k), ours.get(k)) for k in keys)
+    return f"{key} is {json.dumps(theirs)} in the file, {json.dumps(ours)} expected"
+
+
 def read_schema(encoded: Path, secret: bytes | None = None,
                 expected: EncodingSchema | None = None) -> EncodingSchema:
     """The schema beside `encoded`, refused if it is missing, of another version or settings
@@ -104,9 +113,11 @@ def read_schema(encoded: Path, secret: bytes | None = None,
         ours.pop("key_check"), theirs.pop("key_check")
         differ = sorted(k for k in ours if ours[k] != theirs.get(k))
         if differ:
+            shown = "; ".join(_difference(k, theirs.get(k), ours[k]) for k in differ)
             raise EncodingError(f"{encoded.name} was encoded with other settings "
-                                f"({', '.join(differ)} differ): every agency must encode with "
-                                "the partnership's schema")
+                                f"({', '.join(differ)} differ: {shown}): every agency must "
+                                "encode with the partnership's schema (sources/encoding/"
+                                "encoding.yaml) and the same version of Joined Up")
     if secret is not None and schema.key_check != key_check(secret):
         raise EncodingError(f"{encoded.name} was encoded under another secret than this one: "
                             "records encoded under different secrets never match")
