@@ -20,7 +20,8 @@ from linkage.blocking import build_candidates
 from linkage.clustering import build_clusters
 from linkage.comparisons import parse_comparisons
 from linkage.context import LinkageRun, StageHook, StageTimer
-from linkage.features import build_features
+from linkage.encoded import is_encoded
+from linkage.features import build_features, quoted_table
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model import fit_model
@@ -114,12 +115,13 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
     that override the model for their pairs. model_report: where to write the HTML model report.
     on_stage: called with (stage, False) as each of STAGES starts and (stage, True) as it ends.
     """
-    base = load_settings(settings)
+    encoded = is_encoded(con, quoted_table(source_table))
+    base = load_settings(settings, encoded)
     timer = StageTimer(on_stage)
-    summary: dict = {}
+    summary: dict = {"encoded": encoded}
     with timer.stage("features"):
-        n_records = build_features(con, source_table, base.get("extras") or [])
-        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base)
+        n_records = build_features(con, source_table, base.get("extras") or [], encoded)
+        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base, encoded)
         run = LinkageRun(con, resolve_for_data(base, identifier_like_extras(con, base), vetoes_on),
                          parse_comparisons(base), timer)
     cfg = run.settings

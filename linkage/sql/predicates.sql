@@ -128,3 +128,36 @@ l.$column = r.$column
 
 -- name: extra_jw
 jaro_winkler_similarity(l.$column, r.$column) >= $threshold
+
+-- Comparisons of encodings (linkage/encoded.yaml): $column is a Bloom-filter feature
+-- (`<role>_bf`, a BIT string) and $column_ones its count of ones. The Dice coefficient is
+-- 2 |l and r| / (|l| + |r|): only the intersection is counted per pair.
+
+-- name: bf_null
+l.$column IS NULL OR r.$column IS NULL
+
+-- name: bf_same
+l.$column = r.$column
+
+-- name: bf_dice
+2.0 * bit_count(l.$column & r.$column) / (l.$column_ones + r.$column_ones) >= $threshold
+
+-- name: residence_bf_null
+(l.postcode_bf IS NULL AND l.address_bf IS NULL) OR (r.postcode_bf IS NULL AND r.address_bf IS NULL)
+
+-- name: residence_bf_full
+-- the same postcode and a first address line as close as the threshold
+l.postcode_bf = r.postcode_bf
+AND 2.0 * bit_count(l.address_bf & r.address_bf) / (l.address_bf_ones + r.address_bf_ones)
+    >= $threshold
+
+-- name: postcode_bf_same
+l.postcode_bf = r.postcode_bf
+
+-- name: postcode_bf_dice
+2.0 * bit_count(l.postcode_bf & r.postcode_bf) / (l.postcode_bf_ones + r.postcode_bf_ones)
+    >= $threshold
+
+-- name: address_bf_dice
+2.0 * bit_count(l.address_bf & r.address_bf) / (l.address_bf_ones + r.address_bf_ones)
+    >= $threshold

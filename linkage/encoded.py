@@ -1,0 +1,100 @@
+"""Linkage on encodings (`joinedup encode`, sources/encoding/): the feature columns encoded
+records carry and the settings they are linked by.
+
+An encoded record has no clear name, date of birth or address, only Bloom filters of them
+(`<role>_bf`), keyed HMACs of its identifiers (`<role>_hmac`) and of its blocking keys
+(`block_<name>`). The engine links them with the same Fellegi-Sunter model, EM and clustering
+as clear records; only the comparisons and blocking rules differ, and those are data
+(linkage/encoded.yaml, laid over settings.yaml). A run is encoded when its records carry
+encodings; clear records must then be encoded with the same schema before they are linked
+(flows/link_files.py), since a clear name cannot be compared with a Bloom filter.
+
+The Dice coefficient of two filters is counted in DuckDB over BIT strings (a bitwise AND and a
+bit count per pair, both vectorised), with each filter's own count of ones kept as a feature so
+that only the intersection is counted per pair. Nothing here depends on how the filters were
+hardened: levels are Dice thresholds, and EM learns what each is worth.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from sources.encoding.schema import EncodingSchema
+
+PROFILE_PATH = Path(__file__).with_name("encoded.yaml")
+# the columns of linkage.feature an encoded filter adds beside itself
+ONES_SUFFIX, TF_SUFFIX = "_ones", "_tf"
+ENCODED_FEATURES_SQL = """
+CREATE OR REPLACE TABLE linkage.feature AS
+SELECT f.*, {columns}
+FROM linkage.feature f JOIN linkage_input i USING (record_key)
+ORDER BY f.rid
+"""
+# An encoded run judges households by the filters, since the dates of birth (and so the share
+# of children) cannot be read: records sharing a surname and a home with another forename and
+# another date of birth (linkage/households.py).
+SIBLING_PAIRS_SQL = """
+SELECT count(*) FROM linkage.feature a
+JOIN linkage.feature b ON a.last_name_bf = b.last_name_bf AND a.address_bf = b.address_bf
+     AND a.postcode_bf = b.postcode_bf AND a.rid < b.rid
+WHERE a.first_name_bf <> b.first_name_bf AND a.dob_bf <> b.dob_bf
+"""
+
+
+class MixedRecordsError(ValueError):
+    """Clear and encoded records in one run: the clear ones must be encoded first."""
+
+
+@cache
+def input_columns() -> dict[str, str]:
+    """The encoded columns linkage reads, with their DuckDB types, from the partnership's
+    encoding schema (sources/encoding/encoding.yaml): the layout every encoded file keeps."""
+    schema = EncodingSchema.defaults()
+    return {**{f"{role}_bf": "BLOB" for role in schema.bloom},
+            **{f"{role}_hmac": "VARCHAR" for role in schema.exact},
+            **{f"block_{name}": "VARCHAR" for name in schema.blocking}}
+
+
+def feature_select() -> str:
+    """SELECT items (over the input row i) of the encoded features: each filter as a BIT string
+    with its count of ones and the frequency of that exact filter (the term frequency of a value
+    encoded identically), identifiers and blocking keys as they are."""
+    items = []
+    for column, kind in input_columns().items():
+        if kind == "BLOB":
+            items += [f"i.{column}::BIT AS {column}",
+                      f"bit_count(i.{column}::BIT)::INTEGER AS {column}{ONES_SUFFIX}",
+                      f"CASE WHEN i.{column} IS NOT NULL THEN count(*) OVER (PARTITION BY "
+                      f"i.{column}) / count(i.{column}) OVER () END AS {column}{TF_SUFFIX}"]
+        else:
+            items.append(f"nullif(trim(i.{column}), '') AS {column}")
+    return ",\n    ".join(items)
+
+
+def add_encoded_features(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the encoded features to linkage.feature (read from the view linkage_input)."""
+    con.execute(ENCODED_FEATURES_SQL.format(columns=feature_select()))
+
+
+def is_encoded(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the records of `table` (a quoted name) are encodings; refuses a mixture, in
+    which clear records would be compared with nothing."""
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()}
+    filters = [c for c, kind in input_columns().items() if kind == "BLOB" and c in present]
+    if not filters:
+        return False
+    encoded_rows = " OR ".join(f"{c} IS NOT NULL" for c in filters)
+    clear = [c for c in ("first_name", "last_name", "dob", "postcode", "address") if c in present]
+    clear_rows = " OR ".join(f"{c} IS NOT NULL" for c in clear) or "false"
+    encoded, mixed = con.execute(
+        f"SELECT count(*) FILTER (WHERE {encoded_rows}), "
+        f"count(*) FILTER (WHERE ({clear_rows}) AND NOT ({encoded_rows})) FROM {table}"
+    ).fetchall()[0]
+    if encoded and mixed:
+        raise MixedRecordsError(
+            f"{mixed} records are in the clear beside {encoded} encoded ones: encode them with "
+            "the partnership's schema and secret before linking (docs/privacy.md)")
+    return bool(encoded)
