@@ -162,3 +162,18 @@ def test_the_engine_refuses_clear_records_beside_encoded_ones():
                 "('b:1', 'b', NULL, '\\x0F'::BLOB)")
     with pytest.raises(MixedRecordsError, match="1 records are in the clear beside 1 encoded"):
         run_linkage(con, source_table="people")
+
+
+def test_an_encoded_file_still_holding_a_clear_name_is_refused(febrl, tmp_path):
+    """The agency mapped the surname but left the forename out of --map: it passed through."""
+    leaky = tmp_path / "febrl4b.parquet"
+    roles = {r: c for r, c in ROLES.items() if r != "first_name"}
+    clear = pd.read_csv(febrl["clear"][1], dtype=str).rename(columns={"given_name": "Forename"})
+    source = tmp_path / "febrl4b.csv"
+    clear.to_csv(source, index=False)
+    encode_file(source, "rec_id", roles, SECRET, leaky)
+    result, text = link([febrl["encoded"][0], leaky], tmp_path / "c.csv")
+    assert result.exit_code != 0
+    assert ("febrl4b.parquet: column 'Forename' holds a clear identifying value (first_name) "
+            "beside the encodings") in text
+    assert "--map first_name=Forename" in text

@@ -16,9 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sources.encoding.encode import encode_records
+from sources.column_maps import load_maps, normalise_header
+from sources.encoding.encode import CLEAR_ROLES, encode_records
 from sources.encoding.schema import EncodingError, EncodingSchema, read_schema, schema_path
-from sources.link_input import SEX_WORDS, person_records
+from sources.kinds import load_person_columns
+from sources.link_input import ROLES, SEX_WORDS, person_records
 from sources.readers import PARQUET_SUFFIXES
 
 ENCODED_SUFFIXES = ("_bf", "_hmac")
@@ -54,6 +56,36 @@ def same_encoding(paths: list[Path], secret: bytes | None) -> list[EncodingSchem
     return schemas
 
 
+def clear_identifier_headers() -> dict[str, str]:
+    """Headers that hold a clear identifying value wherever Joined Up meets them (normalised
+    header -> what it holds): the roles, the identifying person columns, and every header a
+    shipped column map reads one of them from (Forename, DateOfBirth, HomePostcode...)."""
+    identifying = {name for name, column in load_person_columns().items() if column.pii}
+    roles = [role for role in ROLES if role not in CLEAR_ROLES]
+    found = {normalise_header(name): name for name in (*roles, *identifying)}
+    for cmap in load_maps().values():
+        for canonical, rule in cmap.columns.items():
+            if canonical in identifying and rule.column:
+                found.setdefault(normalise_header(rule.column), canonical)
+    return found
+
+
+def check_no_clear_identifiers(path: Path, columns) -> None:
+    """Refuse an encoded file that still carries a clear name, date of birth, address or
+    identifier among its passed-through columns: the agency left it out of `--map`, so it
+    travelled in the clear."""
+    known = clear_identifier_headers()
+    clear = [(c, known[normalise_header(c)]) for c in columns
+             if normalise_header(c) in known]
+    if clear:
+        column, role = clear[0]
+        raise EncodingError(
+            f"{path.name}: column '{column}' holds a clear identifying value ({role}) beside "
+            f"the encodings{f' (and {len(clear) - 1} more)' if len(clear) > 1 else ''}: it "
+            f"left the agency unencoded; ask the agency to delete this file and encode it again "
+            f"with --map {role}={column}")
+
+
 def encoded_records(path: Path, schema: EncodingSchema) -> pd.DataFrame:
     """The encoded person records of one file (record_key, source, record_id, sex and the
     `_bf`, `_hmac` and `block_` columns), checked against its schema."""
@@ -63,6 +95,7 @@ def encoded_records(path: Path, schema: EncodingSchema) -> pd.DataFrame:
         raise EncodingError(f"{path.name}: cannot be read as Parquet ({type(exc).__name__}); "
                             "ask the agency to send the file `joinedup encode` wrote") from None
     id_column = schema.id_column
+    check_no_clear_identifiers(path, [c for c in frame.columns if c != id_column])
     wanted = [id_column, *(f"{role}_bf" for role in schema.fields if role in schema.bloom),
               *(f"{role}_hmac" for role in schema.fields if role in schema.exact)]
     missing = [c for c in wanted if c not in frame.columns]
