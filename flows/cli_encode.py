@@ -13,7 +13,7 @@ from flows.cli_options import parse_roles
 from flows.cli_options import stderr_console as console
 
 
-def _secret(secret_file: Path | None, secret_block: str | None) -> tuple[bytes, str]:
+def read_secret(secret_file: Path | None, secret_block: str | None) -> tuple[bytes, str]:
     """The partnership's encoding secret from a file or a Prefect Secret block: never from
     the command line, where it would stay in the shell's history and the process list."""
     from sources.encoding.schema import EncodingError, check_secret
@@ -97,7 +97,7 @@ def encode(
         raise typer.BadParameter("give the record id column with --id COLUMN")
     with plain_failures():
         try:
-            secret, origin = _secret(secret_file, secret_block)
+            secret, origin = read_secret(secret_file, secret_block)
             withheld: tuple[str, ...] = ()
             if kind is not None:
                 id_column, mapped, withheld = _supplier_layout(file, kind, roles, id_column)

@@ -54,6 +54,19 @@ def _decisions(path: Path | None):
         raise typer.BadParameter(str(exc)) from None
 
 
+def _link_secret(secret_file: Path | None, secret_block: str | None) -> bytes | None:
+    """The encoding secret if one was given (flows.cli_encode reads it as `encode` does)."""
+    if secret_file is None and secret_block is None:
+        return None
+    from flows.cli_encode import read_secret
+    from sources.encoding.schema import EncodingError
+
+    try:
+        return read_secret(secret_file, secret_block)[0]
+    except EncodingError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def link(
     files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files; each is a source "
                                                      "named by its file stem.")],
@@ -102,8 +115,16 @@ def link(
         "--work-dir", help="With --engine dask: where the partitions' files go, a folder every "
                            "worker can read and write (default: a private temporary folder); "
                            "removed afterwards.")] = None,
+    secret_file: Annotated[Path | None, typer.Option(
+        "--secret-file", help="The partnership's encoding secret: clear files linked with "
+                              "encoded ones (`joinedup encode`) are encoded with it in memory, "
+                              "and every encoded file's key check must match it.")] = None,
+    secret_block: Annotated[str | None, typer.Option(
+        "--secret-block", help="Prefect Secret block holding the secret instead.")] = None,
 ) -> None:
-    """Deduplicate one file, or link and deduplicate several, by Fellegi-Sunter (EM, no labels)."""
+    """Deduplicate one file, or link and deduplicate several, by Fellegi-Sunter (EM, no labels).
+    Encoded files (`joinedup encode`, recognised by the schema beside them) are linked on their
+    encodings, alone or with clear files encoded in memory (docs/privacy.md)."""
     from flows.dask_engine import pair_engine
     from flows.link_files import (
         LinkFilesError,
@@ -118,6 +139,7 @@ def link(
 
     decisions = _decisions(decisions_file)
     engine_settings = _engine_settings(engine, scheduler, workers, worker_memory, work_dir)
+    secret = _link_secret(secret_file, secret_block)
     outputs = LinkOutputs(out, pairs)
     log = logging.getLogger("linkage")
     handler = RichHandler(console=console, show_path=False, show_time=False)
@@ -135,8 +157,13 @@ def link(
         with display, link_database(memory_limit) as con:
             stage("reading files")
             try:
-                read = load_files(con, list(files), id_column, parse_roles(roles), list(extra))
+                read = load_files(con, list(files), id_column, parse_roles(roles), list(extra),
+                                  secret)
                 console.print(f"read {read.records:,} records from {len(files)} file(s)"
+                              + (f"; {read.encoded_files} encoded" if read.encoded_files
+                                 else "")
+                              + (f", {read.encoded_here} clear file(s) encoded in memory"
+                                 if read.encoded_here else "")
                               + (f"; {read.partial_dates:,} dates of birth give only a year or "
                                  "a month (compared as partial dates)" if read.partial_dates
                                  else "")

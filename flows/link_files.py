@@ -69,6 +69,8 @@ class FilesRead:
     unparsed_dates: int              # dates of birth in no known form, compared as text
     extras: list[str]                # the extra columns compared
     partial_dates: int = 0           # dates of birth with only a year, or a year and month
+    encoded_files: int = 0           # files of encodings (sources/encoding/)
+    encoded_here: int = 0            # clear files encoded in memory to be linked with them
 
 
 @contextmanager
@@ -82,12 +84,17 @@ def link_database(memory_limit: str) -> Iterator:
 
 
 def load_files(con, files: list[Path], id_column: str, roles: dict[str, str],
-               extras: list[str]) -> FilesRead:
+               extras: list[str], secret: bytes | None = None) -> FilesRead:
     """Read the files as person records into the link database; the frame is dropped once
     DuckDB holds its copy. The name columns are read as text and split into their parts by
     linkage.names (titles, ordinals, particles, a full name's middle names) before they are
-    standardised."""
+    standardised. Encoded files (and clear files beside them) are read by `_load_encoded`."""
+    from sources.encoding.records import is_encoded_file
     from sources.link_input import DOB_TEXT, extra_name, link_input
+
+    encoded = [path for path in files if is_encoded_file(path)]
+    if encoded:
+        return _load_encoded(con, files, encoded, id_column, roles, extras, secret)
 
     names = {role: column for role, column in roles.items() if role in NAME_ROLES}
     carried = [c for c in dict.fromkeys(names.values()) if c not in extras]
@@ -107,6 +114,46 @@ def load_files(con, files: list[Path], id_column: str, roles: dict[str, str],
     con.execute(f"CREATE TABLE {RECORDS_TABLE} AS SELECT * FROM link_records_df")
     con.unregister("link_records_df")
     return FilesRead(len(records), prepared.unparsed_dates - partial, compared, partial)
+
+
+def _load_encoded(con, files: list[Path], encoded: list[Path], id_column: str,
+                  roles: dict[str, str], extras: list[str], secret: bytes | None) -> FilesRead:
+    """Encoded files, checked to share one schema and secret, and the clear files beside them
+    encoded in memory with that schema (which needs the secret): the link database holds
+    encodings only. An encoded file's id column is the one its schema names."""
+    import pandas as pd
+
+    from sources.encoding.records import encode_clear, encoded_records, same_encoding
+    from sources.encoding.schema import EncodingError
+    from sources.link_input import ROLES
+
+    clear = [path for path in files if path not in encoded]
+    if extras:
+        raise LinkFilesError("--extra cannot be compared on encoded files: their other columns "
+                             "are not identifiers; link without --extra")
+    if clear and secret is None:
+        names = ", ".join(p.name for p in clear)
+        raise LinkFilesError(
+            f"{names} in the clear and {', '.join(p.name for p in encoded)} "
+            "encoded: give the partnership's encoding secret (--secret-file) to encode the clear "
+            "files in memory with the same schema, or encode them with `joinedup encode`")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise LinkFilesError(f"unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
+    if len({p.stem for p in files}) != len(files):
+        raise LinkFilesError("each file must have its own name (the file name is the source)")
+    try:
+        schemas = same_encoding(encoded, secret)
+        frames = [encoded_records(path, schema) for path, schema in zip(encoded, schemas,
+                                                                         strict=True)]
+        frames += [encode_clear(path, id_column, roles, schemas[0], secret) for path in clear]
+    except (EncodingError, ExtractError) as exc:
+        raise LinkFilesError(str(exc)) from None
+    records = pd.concat(frames, ignore_index=True)
+    con.register("link_records_df", records)
+    con.execute(f"CREATE TABLE {RECORDS_TABLE} AS SELECT * FROM link_records_df")
+    con.unregister("link_records_df")
+    return FilesRead(len(records), 0, [], encoded_files=len(encoded), encoded_here=len(clear))
 
 
 def _with_partial_dates(records, text_column: str):

@@ -4,7 +4,7 @@ its sample, decisions, clustering, ids) is the same code on the driver, which is
 make the same people.
 
 An engine makes, for the pipeline:
-- `features(con, source_table, extras)`: linkage.feature, and the number of records;
+- `features(con, source_table, extras, encoded)`: linkage.feature, and the number of records;
 - `candidates(run)`: the candidate pairs, and the blocking summary;
 - `compare(run)`: `linkage_gamma`, the candidates' comparison vectors (a table or a view);
 - `model(run, n_records, n_candidates)`: the model that scores them (fitted by EM, or carried);
@@ -31,7 +31,7 @@ class PairEngine(Protocol):
     all_scored: str
 
     def features(self, con: duckdb.DuckDBPyConnection, source_table: str,
-                 extras: list[str]) -> int: ...
+                 extras: list[str], encoded: bool = False) -> int: ...
     def candidates(self, run: LinkageRun) -> dict: ...
     def compare(self, run: LinkageRun) -> None: ...
     def model(self, run: LinkageRun, n_records: int, n_candidates: int) -> Model: ...
@@ -53,8 +53,8 @@ class InProcessPairs:
     all_scored = "linkage_scored"
 
     def features(self, con: duckdb.DuckDBPyConnection, source_table: str,
-                 extras: list[str]) -> int:
-        return build_features(con, source_table, extras)
+                 extras: list[str], encoded: bool = False) -> int:
+        return build_features(con, source_table, extras, encoded)
 
     def candidates(self, run: LinkageRun) -> dict:
         return build_candidates(run.con, run.settings)

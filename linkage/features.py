@@ -16,6 +16,8 @@ import jellyfish
 import pandas as pd
 from nicknames import NickNamer
 
+from linkage.encoded import add_encoded_features
+from linkage.encoded import input_columns as encoded_input_columns
 from sources.common.sqlfiles import SqlFiles
 from sources.kinds import load_person_columns
 
@@ -50,12 +52,14 @@ def quoted_table(name: str) -> str:
 
 
 def input_select_sql(con: duckdb.DuckDBPyConnection, table: str,
-                     extras: list[str] | tuple[str, ...] = ()) -> str:
-    """SELECT of the columns linkage reads from `table` (an already quoted name), typed."""
+                     extras: list[str] | tuple[str, ...] = (), encoded: bool = False) -> str:
+    """SELECT of the columns linkage reads from `table` (an already quoted name), typed;
+    `encoded` records' encodings too (linkage.encoded)."""
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()}
     if "record_key" not in present:
         raise ValueError(f"{table} has no record_key column")
-    columns = {**INPUT_COLUMNS, **{e: "VARCHAR" for e in extras}}
+    columns = {**INPUT_COLUMNS, **(encoded_input_columns() if encoded else {}),
+               **{e: "VARCHAR" for e in extras}}
     select = ",\n    ".join(
         f'CAST("{col}" AS {typ}) AS {col}' if col in present else f"CAST(NULL AS {typ}) AS {col}"
         for col, typ in columns.items()
@@ -64,10 +68,10 @@ def input_select_sql(con: duckdb.DuckDBPyConnection, table: str,
 
 
 def create_input_view(con: duckdb.DuckDBPyConnection, source_table: str,
-                      extras: list[str] | tuple[str, ...] = ()) -> None:
+                      extras: list[str] | tuple[str, ...] = (), encoded: bool = False) -> None:
     table = quoted_table(source_table)
     con.execute("CREATE OR REPLACE TEMP VIEW linkage_input AS "
-                + input_select_sql(con, table, extras))
+                + input_select_sql(con, table, extras, encoded))
     duplicates = con.execute(
         "SELECT count(*) - count(DISTINCT record_key), count(*) FILTER (record_key IS NULL) "
         "FROM linkage_input"
@@ -106,10 +110,11 @@ def phonetic_codes(names: list[str]) -> pd.DataFrame:
 
 
 def build_features(con: duckdb.DuckDBPyConnection, source_table: str,
-                   extras: list[str] | tuple[str, ...] = ()) -> int:
+                   extras: list[str] | tuple[str, ...] = (), encoded: bool = False) -> int:
     """Create linkage.feature from the person records; returns the number of records.
-    `extras` columns are carried into the features as they are, for generic comparisons."""
-    create_input_view(con, source_table, extras)
+    `extras` columns are carried into the features as they are, for generic comparisons;
+    `encoded` records also carry their encodings' features (linkage.encoded)."""
+    create_input_view(con, source_table, extras, encoded)
     nicknames = nickname_table()
     con.register("linkage_nickname_df", nicknames)
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_nickname AS "
@@ -134,19 +139,23 @@ def build_features(con: duckdb.DuckDBPyConnection, source_table: str,
         con.execute(f"CREATE OR REPLACE TABLE linkage.feature AS SELECT f.*, {carried} "
                     "FROM linkage.feature f JOIN linkage_input i USING (record_key) "
                     "ORDER BY f.rid")
+    if encoded:
+        add_encoded_features(con)
     return con.execute("SELECT count(*) FROM linkage.feature").fetchall()[0][0]
 
 
 @cache
 def feature_column_names() -> tuple[str, ...]:
-    """The columns of linkage.feature (before any extras), read off features.sql run on no
-    records: blocking keys, strong ids and tf columns in settings must be among them."""
+    """The columns of linkage.feature (before any extras, with the encoded ones), read off
+    features.sql run on no records: blocking keys, strong ids and tf columns in settings must be
+    among them."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                  "autoload_known_extensions": False})
     try:
-        columns = ", ".join(f"{name} {ddl}" for name, ddl in INPUT_COLUMNS.items())
+        columns = ", ".join(f"{name} {ddl}" for name, ddl in
+                            {**INPUT_COLUMNS, **encoded_input_columns()}.items())
         con.execute(f"CREATE TABLE empty_person_record ({columns})")
-        build_features(con, "empty_person_record")
+        build_features(con, "empty_person_record", encoded=True)
         return tuple(row[0] for row in con.execute("DESCRIBE linkage.feature").fetchall())
     finally:
         con.close()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import duckdb
 
+from linkage.encoded import SIBLING_PAIRS_SQL as ENCODED_SIBLING_PAIRS_SQL
+
 CHILD_SHARE_SQL = """
 SELECT count(dob), count(*) FILTER (WHERE dob > current_date - to_years($age::INTEGER))
 FROM linkage.feature
@@ -28,8 +30,10 @@ WHERE a.fn <> b.fn AND a.dob <> b.dob
 """
 
 
-def household_vetoes_apply(con: duckdb.DuckDBPyConnection, settings: dict) -> tuple[bool, str]:
-    """(apply?, why) for the vetoes of `settings`, read off linkage.feature."""
+def household_vetoes_apply(con: duckdb.DuckDBPyConnection, settings: dict,
+                           encoded: bool = False) -> tuple[bool, str]:
+    """(apply?, why) for the vetoes of `settings`, read off linkage.feature. Encoded records
+    hide their dates of birth, so there the households alone decide (linkage.encoded)."""
     scope = settings.get("veto_scope") or {"mode": "always"}
     mode = scope.get("mode", "auto")
     if mode in ("always", "never"):
@@ -37,12 +41,16 @@ def household_vetoes_apply(con: duckdb.DuckDBPyConnection, settings: dict) -> tu
     if mode != "auto":
         raise ValueError(f"linkage settings: veto_scope.mode must be auto, always or never, "
                          f"not {mode!r}")
-    dated, children = con.execute(CHILD_SHARE_SQL,
-                                  {"age": int(scope["child_age_below"])}).fetchall()[0]
-    if not dated or children / dated >= float(scope["min_child_share"]):
-        return True, "children" if dated else "no dates of birth"
+    if not encoded:
+        dated, children = con.execute(CHILD_SHARE_SQL,
+                                      {"age": int(scope["child_age_below"])}).fetchall()[0]
+        if not dated or children / dated >= float(scope["min_child_share"]):
+            return True, "children" if dated else "no dates of birth"
     records = con.execute("SELECT count(*) FROM linkage.feature").fetchall()[0][0]
-    siblings = con.execute(SIBLING_PAIRS_SQL).fetchall()[0][0]
+    if not records:
+        return True, "no records"
+    siblings = con.execute(ENCODED_SIBLING_PAIRS_SQL if encoded
+                           else SIBLING_PAIRS_SQL).fetchall()[0][0]
     if siblings / records >= float(scope["min_household_pairs_per_record"]):
         return True, "households"
     return False, "adults without households"

@@ -115,14 +115,14 @@ class IncrementalPairs(InProcessPairs):
         self.carried = 0
 
     def features(self, con: duckdb.DuckDBPyConnection, source_table: str,
-                 extras: list[str]) -> int:
+                 extras: list[str], encoded: bool = False) -> int:
         """Features made only for the records whose linkage input changed; the others' are the
         last publication's, with the row ids and term frequencies of this run's records."""
         prev = self.alias
         table = quoted_table(source_table)
-        now = input_select_sql(con, table, extras)
+        now = input_select_sql(con, table, extras, encoded)
         try:
-            then = input_select_sql(con, f"{prev}.{table}", extras)
+            then = input_select_sql(con, f"{prev}.{table}", extras, encoded)
         except duckdb.Error:
             raise FullRelinkNeeded("the last publication has no person records") from None
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_input_now AS {now}")
@@ -131,7 +131,7 @@ class IncrementalPairs(InProcessPairs):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE linkage_input_changed AS SELECT n.* FROM "
             f"linkage_input_now n ANTI JOIN ({then}) p ON {same}")
-        build_features(con, "linkage_input_changed", extras)
+        build_features(con, "linkage_input_changed", extras, encoded)
         made = [row[0] for row in con.execute("DESCRIBE linkage.feature").fetchall()]
         previous = [row[0] for row in con.execute(
             f"DESCRIBE {prev}.linkage.feature").fetchall()]

@@ -19,7 +19,9 @@ import pandas as pd
 from linkage.clustering import build_clusters
 from linkage.comparisons import parse_comparisons
 from linkage.context import LinkageRun, StageHook, StageTimer
+from linkage.encoded import is_encoded
 from linkage.engine import InProcessPairs, PairEngine
+from linkage.features import quoted_table
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model_report import weight_histogram, write_model_report
@@ -125,12 +127,13 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
 def _run(con: duckdb.DuckDBPyConnection, source_table: str, previous_ids: pd.DataFrame | None,
          settings: dict | None, decisions: pd.DataFrame | None, model_report: Path | None,
          on_stage: StageHook | None, engine: PairEngine) -> dict:
-    base = load_settings(settings)
+    encoded = is_encoded(con, quoted_table(source_table))
+    base = load_settings(settings, encoded)
     timer = StageTimer(on_stage)
-    summary: dict = {}
+    summary: dict = {"encoded": encoded}
     with timer.stage("features"):
-        n_records = engine.features(con, source_table, base.get("extras") or [])
-        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base)
+        n_records = engine.features(con, source_table, base.get("extras") or [], encoded)
+        vetoes_on, summary["vetoes_because"] = household_vetoes_apply(con, base, encoded)
         run = LinkageRun(con, resolve_for_data(base, identifier_like_extras(con, base), vetoes_on),
                          parse_comparisons(base), timer)
     cfg = run.settings

@@ -27,6 +27,7 @@ from sources.common.mappings import deep_merge
 from sources.common.yamlfiles import read_yaml
 
 SETTINGS_PATH = Path(__file__).parent / "settings.yaml"
+ENCODED_PATH = Path(__file__).parent / "encoded.yaml"
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Keys accepted beyond the packaged file's, with their type: top level, and in list items.
 EXTRA_KEYS = {"extras": list}
@@ -50,9 +51,17 @@ def _packaged() -> dict[str, Any]:
     return read_yaml(SETTINGS_PATH)
 
 
-def packaged_settings() -> dict[str, Any]:
-    """linkage/settings.yaml as packaged (a copy of its own)."""
-    return copy.deepcopy(_packaged())
+def packaged_settings(encoded: bool = False) -> dict[str, Any]:
+    """linkage/settings.yaml as packaged (a copy of its own); for encoded records, with
+    linkage/encoded.yaml laid over it."""
+    if not encoded:
+        return copy.deepcopy(_packaged())
+    return deep_merge(_packaged(), _encoded_profile())
+
+
+@cache
+def _encoded_profile() -> dict[str, Any]:
+    return read_yaml(ENCODED_PATH)
 
 
 def extra_comparisons(settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,17 +75,19 @@ def extra_comparisons(settings: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The packaged settings with `overrides` laid over them, checked (validate_overrides) and
-    with a comparison per extra column; a new dict, `overrides` is not changed."""
+def load_settings(overrides: dict[str, Any] | None = None,
+                  encoded: bool = False) -> dict[str, Any]:
+    """The packaged settings (for `encoded` records, their profile) with `overrides` laid over
+    them, checked (validate_overrides) and with a comparison per extra column; a new dict,
+    `overrides` is not changed."""
     _check_overrides_shape(overrides)
-    settings = _merged(overrides)
+    settings = _merged(overrides, encoded)
     _check_references(settings)
     return settings
 
 
-def _merged(overrides: dict[str, Any] | None) -> dict[str, Any]:
-    settings = packaged_settings()
+def _merged(overrides: dict[str, Any] | None, encoded: bool = False) -> dict[str, Any]:
+    settings = packaged_settings(encoded)
     if overrides:
         settings = deep_merge(settings, overrides)
     extras = extra_comparisons(settings)
@@ -108,13 +119,13 @@ def resolve_for_data(settings: dict[str, Any], identifier_columns: list[str],
 
 # ---------------------------------------------------------------------------- validation
 
-def validate_overrides(overrides: dict[str, Any] | None) -> None:
+def validate_overrides(overrides: dict[str, Any] | None, encoded: bool = False) -> None:
     """Raise LinkageSettingsError unless `overrides` can be used: every key is one of the
     packaged file's (or `extras`), every value has the packaged default's type (an int where a
     float is expected is fine), and the merged settings refer only to linkage feature columns,
     comparisons, levels and predicates that exist. Reads no data; takes milliseconds."""
     _check_overrides_shape(overrides)
-    _check_references(_merged(overrides))
+    _check_references(_merged(overrides, encoded))
 
 
 def _check_overrides_shape(overrides: Any) -> None:
