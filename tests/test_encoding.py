@@ -153,7 +153,8 @@ def _encode(tmp_path, frame: pd.DataFrame | None = None):
 def test_an_encoded_file_cut_short_or_altered_is_refused_naming_row_and_column(tmp_path):
     out = _encode(tmp_path)
     frame, schema = read_encoded(out, SECRET, EncodingSchema.defaults())
-    assert len(frame) == 4 and schema.fields == ["dob", "first_name", "last_name", "nhs_number"]
+    assert len(frame) == 4 and schema.fields == ["dob", "first_name", "last_name", "names_sorted",
+                                                     "nhs_number"]
     cut = frame.copy()
     cut.loc[1, "last_name_bf"] = frame["last_name_bf"][1][:100]
     cut.to_parquet(out, index=False)
