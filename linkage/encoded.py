@@ -44,13 +44,14 @@ FROM linkage.feature f JOIN i USING (record_key){joins}
 ORDER BY f.rid
 """
 # An encoded run judges households by the filters, since the dates of birth (and so the share
-# of children) cannot be read: records sharing a surname and a home with another forename and
-# another date of birth (linkage/households.py).
+# of children) cannot be read: records sharing a home with another forename and another date of
+# birth (linkage/households.py). Not the surname as well, as in the clear: names salted by the
+# date of birth (the default hardening) never agree between children born on different days,
+# so no brother or sister would be seen, the vetoes would stand down, and twins would merge.
 SIBLING_PAIRS_SQL = """
 SELECT count(*) FROM linkage.feature a
-JOIN linkage.feature b ON a.last_name_bf_key = b.last_name_bf_key
-     AND a.address_bf_key = b.address_bf_key AND a.postcode_bf_key = b.postcode_bf_key
-     AND a.rid < b.rid
+JOIN linkage.feature b ON a.address_bf_key = b.address_bf_key
+     AND a.postcode_bf_key = b.postcode_bf_key AND a.rid < b.rid
 WHERE a.first_name_bf_key <> b.first_name_bf_key AND a.dob_bf_key <> b.dob_bf_key
 """
 
