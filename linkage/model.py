@@ -86,8 +86,18 @@ class InformedECM(ECM):
 
     def _joint_log_likelihood(self, X):
         check_is_fitted(self, "classes_")
+        return self._binarized(X) @ self.level_log_prob().T + self.class_log_prior_
+
+    def _binarized(self, X) -> np.ndarray:
+        """X one-hot per level. The E-step asks for the same unique vectors every iteration, and
+        binarizing them again each time (scikit-learn's LabelBinarizer, per column) took most of
+        an EM fit's time; the last array's binarized form is kept while X is that array."""
+        cached = getattr(self, "_binarized_cache", None)
+        if cached is not None and cached[0] is X:
+            return cached[1]
         X_bin = self._transform_data(check_array(X))
-        return X_bin @ self.level_log_prob().T + self.class_log_prior_
+        self._binarized_cache = (X, X_bin)
+        return X_bin
 
 
 class InformedECMClassifier(ECMClassifier):
