@@ -439,3 +439,25 @@ def test_u_leaves_out_the_matches_among_random_pairs():
     model.lambda_random = 1e-6
     assert u_without_matches(patterns, [comp], model, 1.0)["c"][1] == pytest.approx(
         plain["c"][1], rel=1e-3)
+
+
+def test_a_lone_name_is_compared_with_the_other_records_surnames():
+    """A record holding one name, a surname written in the forename column ("HOLLOWAY" alone,
+    no date of birth), meets another record's surname: a blocking rule proposes the pair, its
+    surname comparison has a level of its own and its forename comparison is not made (not a
+    disagreement); a lone name that is none of the other's surnames leaves the surname
+    comparison uninformative, as any missing surname does."""
+    full = person("social:L1", "MAISIE", "HOLLOWAY", "2015-01-30", "F", "ZX5 1AB", "1 TERN LANE")
+    lone = person("police:L1", "HOLLOWAY", None, None, "F", "ZX5 1AB")
+    forename_only = person("police:L2", "MAISIE", None, "2015-01-30", "F", "ZX5 1AB")
+    con, _, _ = link(background() + [full, lone, forename_only])
+    labels = dict(con.execute("SELECT level, label FROM linkage.model "
+                              "WHERE comparison = 'last_name'").fetchall())
+    scored = pair(con, "police:L1", "social:L1")
+    assert scored["blocking_rule"] == "sole_name_surname_postcode"
+    assert labels[scored["gamma_last_name"]] == "sole_name_as_surname"
+    assert scored["gamma_first_name"] == -1
+    assert scored["weight_last_name"] > 0         # evidence for, not against
+    other = pair(con, "police:L2", "social:L1")
+    assert other["gamma_last_name"] == -1
+    assert other["gamma_first_name"] > 0
