@@ -352,7 +352,8 @@ def test_prior_is_the_true_matches_over_all_record_pairs():
 @pytest.mark.parametrize(("overrides", "message"), [
     pytest.param({"clustering": {"treshold": 0.8}},
                  r"linkage\.clustering\.treshold: unknown setting; allowed here: "
-                 r"cannot_link_probability, closure_max_component, threshold", id="misspelt"),
+                 r"cannot_link_bayes_factor, cannot_link_probability, closure_max_component, "
+                 r"threshold", id="misspelt"),
     pytest.param({"clustering": {"threshold": "high"}},
                  r"linkage\.clustering\.threshold: expected a number", id="mistyped"),
     pytest.param({"review": {"include_refused": 1}},
