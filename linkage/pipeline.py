@@ -24,7 +24,7 @@ from linkage.features import build_features
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
 from linkage.model import fit_model
-from linkage.model_report import weight_histogram, write_model_report
+from linkage.model_report import pattern_waterfalls, weight_histogram, write_model_report
 from linkage.review import apply_decisions, build_review, write_decision_table
 from linkage.rules import (
     CHECK_RULE_NO,
@@ -147,6 +147,10 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
     with timer.stage("write"):
         hist = weight_histogram(con, "linkage_scored", float(cfg["clustering"]["threshold"]),
                                 (CHECK_RULE_NO, REVIEW_RULE_NO))
+        patterns = (pattern_waterfalls(con, "linkage_scored", run.comparisons,
+                                       float(cfg["review"]["low"]),
+                                       (CHECK_RULE_NO, REVIEW_RULE_NO))
+                    if model_report is not None else None)
         _write_pairs(run)
         decided["not_honoured"] = int(write_decision_table(con))
         review_pairs = build_review(run, clusters.refused)
@@ -163,7 +167,7 @@ def run_linkage(con: duckdb.DuckDBPyConnection, *, source_table: str = "staging.
         _summarise(summary, cfg, run.model, clusters, person, id_counts, rules, above,
                    review_pairs, decided, n_records, timer)
         if model_report is not None:
-            write_model_report(con, model_report, summary, cfg, hist)
+            write_model_report(con, model_report, summary, cfg, hist, patterns)
             summary["model_report"] = str(model_report)
 
     summary["seconds"] = dict(timer.seconds)
