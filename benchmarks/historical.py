@@ -64,7 +64,9 @@ def main() -> None:
         roles = ROLES + (["full_name=full_name"] if args.full_name else [])
         out, pairs = folder / "clusters.csv", folder / "pairs.csv"
         cmd = [str(JOINEDUP), "link", str(source), "--id", "unique_id", "--out", str(out),
-               "--pairs", str(pairs), "--quiet"]
+               "--quiet"]
+        if args.keep:       # the pairs file is for study; Splink's timing writes none either
+            cmd += ["--pairs", str(pairs)]
         for role in roles:
             cmd += ["--map", role]
         for extra in args.extra:

@@ -80,12 +80,17 @@ def list_command(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     comparisons = queue.attrs.get("comparisons", [])
+    prior = queue.attrs.get("prior_weight")
     if reason is not None:
         queue = queue[queue["reason"] == reason]
     # A block per pair rather than a table: record keys must never be cut short to fit a
     # terminal, since they are what the reviewer copies into the source systems.
     for number, rec in enumerate(queue.head(limit).itertuples(), start=1):
-        levels = " · ".join(f"{c} {getattr(rec, 'level_' + c)}" for c in comparisons)
+        steps = [_level_text(rec, c) for c in comparisons]
+        if prior is not None and any(pd.notna(getattr(rec, f"weight_{c}", None))
+                                     for c in comparisons):
+            steps.insert(0, f"prior {prior:+.2f}")
+        levels = " · ".join(steps)
         console.print(Text.assemble(
             (f"{number:>3}. ", "dim"), (rec.record_key_l, "bold"), "  ",
             (rec.record_key_r, "bold"), f"   {rec.reason} ({rec.match_rule})"))
@@ -99,6 +104,13 @@ def list_command(
                   + (f" ({shown:,} shown)" if shown < len(queue) else "")
                   + ". Look the records up in their source systems by record key, then "
                     "`joinedup review decide KEY_L KEY_R --match|--non-match`.")
+
+
+def _level_text(rec, comparison: str) -> str:
+    """A comparison's level and its part of the match weight (a step of the waterfall)."""
+    text = f"{comparison} {getattr(rec, 'level_' + comparison)}"
+    weight = getattr(rec, "weight_" + comparison, None)
+    return text if weight is None or pd.isna(weight) else f"{text} {weight:+.2f}"
 
 
 @review_app.command("decide")

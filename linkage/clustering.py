@@ -8,10 +8,13 @@ become one child when X (say a record with no first name) scores well with both.
    scored (not candidates) are scored now, with the same comparisons and model, so that every
    pair inside a component has evidence.
 3. A pair is a cannot-link when a veto fits it (twins), its strong ids conflict, or it scores
-   below cannot_link_probability with evidence against it (a match weight below the prior: the
-   comparisons that could be made disagree). A pair that merely lacks evidence (two records of
+   below cannot_link_probability with decisive evidence against it (its comparisons' Bayes
+   factor at most cannot_link_bayes_factor). A pair that merely lacks evidence (two records of
    one person sharing only a name, their other fields missing) scores near the prior, far below
-   any threshold, and must not keep apart what the edges between them join.
+   any threshold, and must not keep apart what the edges between them join; nor must a pair
+   with a little evidence against it (a register's dozen records of one person, two of them
+   with a mistyped birth year and a nickname): any net disagreement split such people into
+   pieces that the edges between them had rightly joined.
    Components without a cannot-link and without two different
    values of one strong id are final: the common case costs nothing more.
 4. Only the other components are rebuilt by union-find over their edges in descending
@@ -29,6 +32,7 @@ become one child when X (say a record with no first name) scores well with both.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,9 +153,10 @@ def build_clusters(run: LinkageRun, scored_table: str, n_records: int) -> Cluste
         f"SELECT s.rid_l, s.rid_r, a.comp, s.match_rule = $hard AS hard FROM {scored_table} s "
         "JOIN linkage_multi_df a ON a.rid = s.rid_l JOIN linkage_multi_df b ON b.rid = s.rid_r "
         "WHERE a.comp = b.comp AND (s.match_rule IN (SELECT unnest($vetoes)) "
-        "OR (s.match_probability < $cl AND s.match_weight < $prior))",
+        "OR (s.match_probability < $cl AND s.match_weight < $prior + $against))",
         {"vetoes": vetoes, "cl": float(cfg["cannot_link_probability"]),
          "prior": run.model.prior_weight(),
+         "against": math.log2(float(cfg["cannot_link_bayes_factor"])),
          "hard": REVIEW_NON_MATCH_RULE},
     ).fetchnumpy()
     strong_cols = settings["strong_ids"]

@@ -5,7 +5,10 @@ they agree on something (a dob, a surname sound), so among candidate pairs the n
 on those fields far more often than two children drawn at random do. The u the EM fit estimates
 on candidate pairs is therefore biased upwards for exactly the fields used for blocking, and
 agreement on them would be under-weighted. Counting levels over a seeded sample of random record
-pairs measures chance agreement directly (the Splink approach). The EM fit is still run with u
+pairs measures chance agreement directly (the Splink approach); once m and lambda are known,
+the random pairs are counted again as non-matches, each weighted by its probability of being
+none, because where people have many records the random pairs' own matches make much of the
+agreement on rare values (u_without_matches). The EM fit is still run with u
 free, so that its mixture fits the candidate population it sees and its m (agreement among
 matches, which blocking hardly distorts when blocking recall is high) is sound; lambda is
 rescaled from the candidate population to all record pairs to match u. `model.u_source: em`
@@ -86,8 +89,18 @@ class InformedECM(ECM):
 
     def _joint_log_likelihood(self, X):
         check_is_fitted(self, "classes_")
+        return self._binarized(X) @ self.level_log_prob().T + self.class_log_prior_
+
+    def _binarized(self, X) -> np.ndarray:
+        """X one-hot per level. The E-step asks for the same unique vectors every iteration, and
+        binarizing them again each time (scikit-learn's LabelBinarizer, per column) took most of
+        an EM fit's time; the last array's binarized form is kept while X is that array."""
+        cached = getattr(self, "_binarized_cache", None)
+        if cached is not None and cached[0] is X:
+            return cached[1]
         X_bin = self._transform_data(check_array(X))
-        return X_bin @ self.level_log_prob().T + self.class_log_prior_
+        self._binarized_cache = (X, X_bin)
+        return X_bin
 
 
 class InformedECMClassifier(ECMClassifier):
@@ -174,8 +187,9 @@ U_PAIR_SHARE = 40
 
 
 def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
-               n_records: int) -> tuple[dict[str, dict[int, float]], int]:
-    """u per level from random record pairs (all pairs when there are few records)."""
+               n_records: int) -> tuple[dict[str, dict[int, float]], pd.DataFrame]:
+    """u per level from random record pairs (all pairs when there are few records), and the
+    pairs' comparison vectors with their counts (for u_without_matches)."""
     cfg = settings["model"]
     total_pairs = n_records * (n_records - 1) // 2
     if total_pairs <= cfg["u_max_pairs"]:
@@ -202,18 +216,66 @@ def estimate_u(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list
             {"seed": int(settings["seed"]), "cut": int(share * 1_000_000)})
         con.execute("DROP TABLE linkage_u_records")
     con.execute(gamma_table_sql(settings, "linkage_u_pairs", "linkage_u_gamma"))
-    u_pairs = con.execute("SELECT count(*) FROM linkage_u_gamma").fetchall()[0][0]
-    alpha = float(cfg["u_smoothing"])
-    u: dict[str, dict[int, float]] = {}
-    for comp in comparisons:
-        counts = dict(con.execute(f"SELECT {comp.gamma}, count(*) FROM linkage_u_gamma "
-                                  f"WHERE {comp.gamma} <> {NULL_LEVEL} GROUP BY 1").fetchall())
-        levels = sorted(comp.labels)
-        total = sum(counts.values()) + alpha * len(levels)
-        u[comp.name] = {lvl: (counts.get(lvl, 0) + alpha) / total for lvl in levels}
+    patterns = comparison_patterns(con, comparisons, "linkage_u_gamma")
     con.execute("DROP TABLE linkage_u_pairs")
     con.execute("DROP TABLE linkage_u_gamma")
-    return u, u_pairs
+    return u_from_patterns(patterns, comparisons, float(cfg["u_smoothing"])), patterns
+
+
+def comparison_patterns(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison],
+                        gamma_table: str) -> pd.DataFrame:
+    """The distinct comparison vectors of a gamma table and how many pairs have each: a few
+    thousand rows however many pairs there are, so what is summed over pairs is summed here."""
+    columns = ", ".join(c.gamma for c in comparisons)
+    return con.execute(f"SELECT {columns}, count(*) AS pairs FROM {gamma_table} "
+                       "GROUP BY ALL ORDER BY ALL").df()
+
+
+def u_from_patterns(patterns: pd.DataFrame, comparisons: list[Comparison], alpha: float,
+                    weights: np.ndarray | None = None) -> dict[str, dict[int, float]]:
+    """u per level: the (weighted) share of pairs at each level among those where the
+    comparison could be made, with add-`alpha` smoothing so that no level gets u = 0."""
+    pairs = patterns["pairs"].to_numpy(dtype=float)
+    if weights is not None:
+        pairs = pairs * weights
+    u: dict[str, dict[int, float]] = {}
+    for comp in comparisons:
+        levels_of = patterns[comp.gamma].to_numpy()
+        levels = sorted(comp.labels)
+        counts = {lvl: float(pairs[levels_of == lvl].sum()) for lvl in levels}
+        total = sum(counts.values()) + alpha * len(levels)
+        u[comp.name] = {lvl: (counts[lvl] + alpha) / total for lvl in levels}
+    return u
+
+
+def log_bayes_factors(patterns: pd.DataFrame, comparisons: list[Comparison],
+                      model: Model) -> np.ndarray:
+    """Natural log of each comparison vector's Bayes factor (no term frequencies)."""
+    log_bf = np.zeros(len(patterns))
+    for comp in comparisons:
+        weights = {lvl: math.log(model.m[comp.name][lvl] / model.u[comp.name][lvl])
+                   for lvl in comp.labels}
+        weights[NULL_LEVEL] = 0.0
+        log_bf += np.array([weights[int(v)] for v in patterns[comp.gamma]])
+    return log_bf
+
+
+def u_without_matches(patterns: pd.DataFrame, comparisons: list[Comparison], model: Model,
+                      alpha: float) -> dict[str, dict[int, float]]:
+    """u counted over the random pairs as non-matches: each pair weighted by its probability of
+    being a non-match under the fitted model.
+
+    Why: u is agreement among non-matches, but the random pairs it is counted on hold matches
+    too, about lambda of them. Where people have many records (a register with a dozen entries
+    per person, a child known to four agencies under several case numbers), agreeing on a
+    postcode or a surname is rare enough among non-matches that the random pairs' own matches
+    make a large share of it - on Splink's historical set they made about 40% of the surname
+    agreements - and every agreement was under-weighted. A pair the model calls a match counts
+    for u no more than its share of doubt."""
+    logit = math.log(model.prior / (1.0 - model.prior)) + log_bayes_factors(
+        patterns, comparisons, model)
+    nonmatch = 1.0 / (1.0 + np.exp(np.clip(logit, -700, 700)))
+    return u_from_patterns(patterns, comparisons, alpha, nonmatch)
 
 
 def em_sample(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[Comparison],
@@ -337,9 +399,10 @@ def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
     lambda from all candidate pairs with m and u held fixed."""
     cfg = settings["model"]
     floor = float(cfg["probability_floor"])
-    u_random, u_pairs = estimate_u(con, settings, comparisons, n_records)
+    u_random, u_patterns = estimate_u(con, settings, comparisons, n_records)
     default_m = {c.name: _normalise(c.default_m, sorted(c.labels), floor) for c in comparisons}
-    model = Model(m=dict(default_m), u=u_random, u_random=u_random, u_pairs=u_pairs,
+    model = Model(m=dict(default_m), u=u_random, u_random=u_random,
+                  u_pairs=int(u_patterns["pairs"].sum()),
                   lambda_candidates=float(cfg["init_lambda"]))
     sessions = [Session(s["name"], s.get("where") or {}, s["estimate"], s.get("block") or [])
                 for s in cfg.get("training") or []]
@@ -374,8 +437,15 @@ def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
         model.u_source = "em"
     total_pairs = max(n_records * (n_records - 1) // 2, 1)
     if sessions or n_candidates < cfg["em_min_pairs"]:
-        model.lambda_random = _prior_by_em(con, comparisons, gamma_table, model, cfg,
-                                           total_pairs, n_candidates)
+        patterns = comparison_patterns(con, comparisons, gamma_table)
+        model.lambda_random = _prior_by_em(patterns, comparisons, model, cfg, total_pairs,
+                                           n_candidates)
+        # u and lambda each depend on the other once u leaves out the random pairs' matches;
+        # a few rounds settle them (the share of matches among random pairs is small)
+        for _ in range(int(cfg["u_nonmatch_rounds"])):
+            model.u = u_without_matches(u_patterns, comparisons, model, float(cfg["u_smoothing"]))
+            model.lambda_random = _prior_by_em(patterns, comparisons, model, cfg, total_pairs,
+                                               n_candidates)
         model.lambda_candidates = model.lambda_random * total_pairs / max(n_candidates, 1)
     else:       # one EM on the candidates gave their share of matches
         expected_matches = model.lambda_candidates * n_candidates
@@ -383,9 +453,8 @@ def fit_model(con: duckdb.DuckDBPyConnection, settings: dict, comparisons: list[
     return model
 
 
-def _prior_by_em(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison],
-                 gamma_table: str, model: Model, cfg: dict, total_pairs: int,
-                 n_candidates: int) -> float:
+def _prior_by_em(patterns: pd.DataFrame, comparisons: list[Comparison], model: Model,
+                 cfg: dict, total_pairs: int, n_candidates: int) -> float:
     """The match probability of two records drawn at random (lambda over all record pairs), by
     EM on lambda alone with m and u held fixed: the expected number of matches, summed over the
     candidate pairs, divided by all record pairs (blocking is taken to find nearly every match).
@@ -402,16 +471,8 @@ def _prior_by_em(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison],
         return start
     # Pairs with the same comparison vector have the same Bayes factor, and there are a few
     # thousand distinct vectors however many pairs there are: EM runs on (vector, count).
-    columns = ", ".join(c.gamma for c in comparisons)
-    patterns = con.execute(f"SELECT {columns}, count(*) AS pairs FROM {gamma_table} "
-                           "GROUP BY ALL ORDER BY ALL").fetchnumpy()
-    pairs = np.asarray(patterns["pairs"], dtype=float)
-    log_bf = np.zeros(len(pairs))
-    for comp in comparisons:
-        weights = {lvl: math.log(model.m[comp.name][lvl] / model.u[comp.name][lvl])
-                   for lvl in comp.labels}
-        weights[NULL_LEVEL] = 0.0
-        log_bf += np.array([weights[int(v)] for v in patterns[comp.gamma]])
+    pairs = patterns["pairs"].to_numpy(dtype=float)
+    log_bf = log_bayes_factors(patterns, comparisons, model)
     lam = start
     for _ in range(int(cfg["em_max_iter"])):
         logit = math.log(lam / (1.0 - lam)) + log_bf

@@ -5,7 +5,9 @@ how much, and where the clustering threshold falls among the pairs it scored. Th
 parameters (m, u and the match weight log2(m/u) of every comparison level, as a bar chart on one
 scale so that levels of different comparisons can be weighed against each other), the prior, the
 EM training, a histogram of the candidate pairs' match weights with the threshold and the review
-band marked, and the run's counts. It is read offline, by people on locked-down machines and
+band marked, the commonest comparison patterns of the pairs that link or reach review as
+waterfalls (why such pairs scored as they did: the prior, then each comparison's part), and the
+run's counts. It is read offline, by people on locked-down machines and
 attached to audit records, so it carries no script, style sheet or font from anywhere else: the
 charts are inline SVG. It holds parameters and counts only, never a record.
 """
@@ -23,6 +25,7 @@ from sources.common.html import Markup, Pages, svg
 
 WEIGHT_BIN = 1.0          # histogram bin width, in bits of match weight
 HIST_RANGE = (-40, 40)    # weights beyond are counted in the end bins
+WATERFALL_PATTERNS = 12   # comparison patterns shown as waterfalls
 
 POSITIVE, NEGATIVE, PRIOR = "#2f6db5", "#c2492f", "#7a5aa6"
 PAGES = Pages(Path(__file__).parent / "templates")
@@ -62,6 +65,45 @@ def weight_histogram(con: duckdb.DuckDBPyConnection, scored_table: str, threshol
         {"w": WEIGHT_BIN, "low": low, "high": high, "t": threshold,
          "extra": list(extra_rule_nos)},
     ).df()
+
+
+def pattern_waterfalls(con: duckdb.DuckDBPyConnection, scored_table: str,
+                       comparisons: list, low: float, extra_rule_nos: tuple[int, ...],
+                       limit: int = WATERFALL_PATTERNS) -> pd.DataFrame:
+    """Why pairs scored as they did, without naming a pair: the commonest comparison patterns
+    (one level per comparison) among the candidate pairs the model gives at least `low` (those
+    that link or reach review), with how many pairs have each, each comparison's mean part of
+    their match weight (term frequencies included) and their mean weight and probability."""
+    if not comparisons:
+        return pd.DataFrame()
+    gammas = ", ".join(c.gamma for c in comparisons)
+    parts = ", ".join(f"avg({c.weight}) AS {c.weight}" for c in comparisons)
+    return con.execute(
+        f"SELECT {gammas}, count(*) AS pairs, {parts}, avg(match_weight) AS match_weight, "
+        "avg(model_probability) AS model_probability FROM "
+        f"{scored_table} WHERE rule_no NOT IN (SELECT unnest($extra)) "
+        f"AND model_probability >= $low GROUP BY ALL ORDER BY pairs DESC, {gammas} LIMIT $n",
+        {"extra": list(extra_rule_nos), "low": low, "n": limit}).df()
+
+
+def _waterfall_rows(patterns: pd.DataFrame, model: pd.DataFrame,
+                    prior_weight: float) -> tuple[list[str], list[list[str]]]:
+    """Table of the patterns as waterfalls: the prior, then each comparison's level and part,
+    then the weight they add up to and its probability."""
+    if patterns.empty:
+        return [], []
+    names = [c.removeprefix("gamma_") for c in patterns.columns if c.startswith("gamma_")]
+    labels = {(c, int(lvl)): lab for c, lvl, lab in
+              model.dropna(subset=["level"])[["comparison", "level", "label"]]
+              .itertuples(index=False)}
+    labels.update({(c, -1): "missing" for c in names})
+    rows = []
+    for rec in patterns.to_dict("records"):
+        steps = [f"{labels.get((c, int(rec['gamma_' + c])), '?')} {rec['weight_' + c]:+.2f}"
+                 for c in names]
+        rows.append([f"{int(rec['pairs']):,}", f"{prior_weight:+.2f}", *steps,
+                     f"{rec['match_weight']:+.2f}", _num(rec["model_probability"], 4)])
+    return ["pairs", "prior", *names, "match weight", "probability"], rows
 
 
 def _weights_chart(levels: pd.DataFrame, prior_weight: float) -> Markup:
@@ -236,8 +278,10 @@ def _count_rows(summary: dict) -> list[tuple[str, str]]:
 
 
 def model_report_html(con: duckdb.DuckDBPyConnection, summary: dict, settings: dict,
-                      hist: pd.DataFrame, title: str = "Joined Up linkage model") -> str:
-    """`hist` is weight_histogram's, taken while the run's scored pairs still exist."""
+                      hist: pd.DataFrame, patterns: pd.DataFrame | None = None,
+                      title: str = "Joined Up linkage model") -> str:
+    """`hist` is weight_histogram's and `patterns` pattern_waterfalls', both taken while the
+    run's scored pairs still exist."""
     model = _model_table(con)
     levels = model[(model["comparison"] != "_prior") & model["m"].notna()]
     prior = model[(model["comparison"] == "_prior") & (model["label"] == "lambda")]
@@ -272,13 +316,18 @@ def model_report_html(con: duckdb.DuckDBPyConnection, summary: dict, settings: d
         weights_chart=_weights_chart(levels, prior_weight),
         weight_bin=WEIGHT_BIN, band_low=band_low, threshold=threshold, hist_range=HIST_RANGE,
         histogram=_histogram_chart(hist, threshold, band_low),
+        waterfall=_waterfall_rows(patterns if patterns is not None else pd.DataFrame(), model,
+                                  prior_weight),
+        em_ran=summary.get("m_source") != "default",
         parameters=_parameter_rows(model), counts=_count_rows(summary),
         timing=[(k, f"{float(v):.2f} s") for k, v in seconds.items()])
 
 
 def write_model_report(con: duckdb.DuckDBPyConnection, path: Path, summary: dict,
-                       settings: dict, hist: pd.DataFrame) -> Path:
+                       settings: dict, hist: pd.DataFrame,
+                       patterns: pd.DataFrame | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(model_report_html(con, summary, settings, hist), encoding="utf-8")
+    path.write_text(model_report_html(con, summary, settings, hist, patterns),
+                    encoding="utf-8")
     return path

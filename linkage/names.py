@@ -118,26 +118,34 @@ def person_names(first: pd.Series | None, middle: pd.Series | None, last: pd.Ser
     the full name's parse of it; where the full name says otherwise, its forename and surname
     are kept as aliases, so that either form can agree with another record."""
     def column(series: pd.Series | None) -> list:
-        return [None] * len(index) if series is None else [strip_styles(v) for v in series]
+        return [None] * len(index) if series is None else _each_distinct(series, strip_styles)
 
-    out = pd.DataFrame({"first_name": column(first), "middle_names": column(middle),
-                        "last_name": column(last)}, index=index)
+    given = {"first_name": column(first), "middle_names": column(middle),
+             "last_name": column(last)}
+    parts = {role: list(values) for role, values in given.items()}
     alias_first: list[list[str]] = [[] for _ in index]
     alias_last: list[list[str]] = [[] for _ in index]
     if full is not None:
-        parsed = [parse_full_name(v) for v in full]
-        for i, name in enumerate(parsed):
-            row = out.iloc[i]
-            given = {"first_name": name.first, "middle_names": " ".join(name.middles) or None,
-                     "last_name": name.last}
-            for role, value in given.items():
-                if row[role] is None:
-                    out.iat[i, out.columns.get_loc(role)] = value
-            if name.first and row["first_name"] not in (None, name.first):
+        for i, name in enumerate(_each_distinct(full, parse_full_name)):
+            parsed = {"first_name": name.first, "middle_names": " ".join(name.middles) or None,
+                      "last_name": name.last}
+            for role, value in parsed.items():
+                if given[role][i] is None:
+                    parts[role][i] = value
+            if name.first and given["first_name"][i] not in (None, name.first):
                 alias_first[i].append(name.first)
-            if name.last and row["last_name"] not in (None, name.last):
+            if name.last and given["last_name"][i] not in (None, name.last):
                 alias_last[i].append(name.last)
-            alias_last[i].extend(o for o in name.other_lasts if o != row["last_name"])
+            alias_last[i].extend(o for o in name.other_lasts if o != parts["last_name"][i])
+    out = pd.DataFrame(parts, index=index)
     out["alias_first_names"] = alias_first
     out["alias_last_names"] = alias_last
     return out
+
+
+def _each_distinct(series: pd.Series, parse) -> list:
+    """parse of every value, run once per distinct value: a file's names repeat (thousands of
+    Johns), and parsing them one by one was most of reading a file's names."""
+    values = series.astype("object").where(series.notna(), None)
+    done = {value: parse(value) for value in dict.fromkeys(values)}
+    return [done[value] for value in values]

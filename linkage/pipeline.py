@@ -24,7 +24,7 @@ from linkage.engine import InProcessPairs, PairEngine
 from linkage.features import quoted_table
 from linkage.households import household_vetoes_apply
 from linkage.ids import assign_person_ids
-from linkage.model_report import weight_histogram, write_model_report
+from linkage.model_report import pattern_waterfalls, weight_histogram, write_model_report
 from linkage.review import apply_decisions, build_review, write_decision_table
 from linkage.rules import (
     CHECK_RULE_NO,
@@ -159,6 +159,10 @@ def _run(con: duckdb.DuckDBPyConnection, source_table: str, previous_ids: pd.Dat
     with timer.stage("write"):
         hist = weight_histogram(con, engine.all_scored, float(cfg["clustering"]["threshold"]),
                                 (CHECK_RULE_NO, REVIEW_RULE_NO))
+        patterns = (pattern_waterfalls(con, "linkage_scored", run.comparisons,
+                                       float(cfg["review"]["low"]),
+                                       (CHECK_RULE_NO, REVIEW_RULE_NO))
+                    if model_report is not None else None)
         _write_pairs(run)
         decided["not_honoured"] = int(write_decision_table(con))
         review_pairs = build_review(run, clusters.refused)
@@ -177,7 +181,7 @@ def _run(con: duckdb.DuckDBPyConnection, source_table: str, previous_ids: pd.Dat
         _summarise(summary, cfg, run.model, clusters, person, id_counts, rules, above,
                    review_pairs, decided, n_records, timer)
         if model_report is not None:
-            write_model_report(con, model_report, summary, cfg, hist)
+            write_model_report(con, model_report, summary, cfg, hist, patterns)
             summary["model_report"] = str(model_report)
 
     summary["seconds"] = dict(timer.seconds)

@@ -200,7 +200,7 @@ def build_review(run: LinkageRun, refused: list[tuple[int, int]]) -> int:
 QUEUE_SQL = """
 SELECT r.record_key_l, r.record_key_r, r.reason, r.match_probability, r.model_probability,
        r.match_weight, r.match_rule, r.person_id_l, r.person_id_r, p.blocking_rule,
-       {gammas}
+       {gammas}{weights}
 FROM linkage.review r
 LEFT JOIN linkage.pair p ON p.record_key_l = r.record_key_l AND p.record_key_r = r.record_key_r
 ORDER BY r.record_key_l, r.record_key_r
@@ -220,12 +220,18 @@ def pending_queue(con: duckdb.DuckDBPyConnection, decided: pd.DataFrame) -> pd.D
     """A warehouse's review queue without the pairs already `decided` (latest decisions: a
     decision-conflict stays, since the reviewer's own decisions disagree and need another
     look). Levels are given as labels (columns level_<comparison>, listed in
-    attrs["comparisons"])."""
+    attrs["comparisons"]) with each comparison's part of the match weight (weight_<comparison>,
+    NaN for a pair the run did not keep) and the prior's in attrs["prior_weight"]: why the pair
+    scored as it did, as a waterfall (the prior plus the parts is match_weight)."""
     comparisons, labels = _levels(con)
     pair_columns = {r[0] for r in con.execute("DESCRIBE linkage.pair").fetchall()}
     shown = [c for c in comparisons if f"gamma_{c}" in pair_columns]
     gammas = ", ".join(f"p.gamma_{c} AS level_{c}" for c in shown) or "NULL AS no_levels"
-    queue = con.execute(QUEUE_SQL.format(gammas=gammas)).df()
+    weights = "".join(f", p.weight_{c} AS weight_{c}" for c in shown
+                      if f"weight_{c}" in pair_columns)
+    queue = con.execute(QUEUE_SQL.format(gammas=gammas, weights=weights)).df()
+    prior = con.execute("SELECT match_weight FROM linkage.model WHERE comparison = '_prior' "
+                        "AND label = 'lambda'").fetchall()
     if len(decided):
         keys = set(zip(decided["record_key_l"], decided["record_key_r"], strict=True))
         is_decided = [(a, b) in keys for a, b in zip(queue["record_key_l"],
@@ -235,8 +241,10 @@ def pending_queue(con: duckdb.DuckDBPyConnection, decided: pd.DataFrame) -> pd.D
     for comp in shown:
         queue[f"level_{comp}"] = [labels.get((comp, int(v)), str(v)) if pd.notna(v) else ""
                                   for v in queue[f"level_{comp}"]]
+    queue = queue.reset_index(drop=True)
     queue.attrs["comparisons"] = shown
-    return queue.reset_index(drop=True)
+    queue.attrs["prior_weight"] = float(prior[0][0]) if prior else None
+    return queue
 
 
 def known_records(con: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:

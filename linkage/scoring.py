@@ -2,8 +2,8 @@
 
 match_weight is the log2 odds of a match: the prior (lambda) plus, per comparison, log2(m/u) of
 the pair's level (0 for a missing value), plus a term-frequency adjustment on exact levels:
-log2(u_exact / tf(value)), so that agreeing on a common surname counts for less than agreeing on
-a rare one. Each comparison's part (its level's weight and tf adjustment) is kept as
+log2(u_random_exact / tf(value)), so that agreeing on a common surname counts for less than
+agreeing on a rare one. Each comparison's part (its level's weight and tf adjustment) is kept as
 weight_<comparison>, so that a reader sees why a pair scored as it did (a waterfall, as Splink
 draws it): match_weight is the prior plus their sum. Identifier rules and vetoes then decide
 the final match_probability: strong id agrees (and none conflicts) => 1; a strong id conflicts
@@ -51,8 +51,11 @@ def score_sql(settings: dict, comparisons: list[Comparison], gamma_table: str,
         if comp.tf_column:
             # only on the exact level: greatest() ignores NULL, so an unguarded NULL tf would
             # turn into tf_min and reward disagreement
+            # the value's frequency against the average agreement on random record pairs: both
+            # are counted over records, matches included, so their ratio is how much rarer
+            # this value is than most (u, counted as non-matches, is not on that footing)
             term += (f" + CASE WHEN g.{comp.gamma} = {comp.tf_level} AND g.{comp.tf} IS NOT NULL "
-                     f"THEN {tf_weight!r} * log2({alias}.u / greatest(g.{comp.tf}, "
+                     f"THEN {tf_weight!r} * log2({alias}.u_random / greatest(g.{comp.tf}, "
                      f"{tf_min!r})) ELSE 0 END")
         terms.append(f"{term} AS {comp.weight}")
     rules = [f"WHEN g.det_rule IS NOT NULL AND NOT g.strong_conflict THEN "

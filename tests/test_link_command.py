@@ -3,6 +3,8 @@ small invented files with awkward values."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date
 
 import numpy as np
@@ -75,6 +77,16 @@ def test_febrl4_links_with_household_rules_off(febrl_files, tmp_path):
     assert {"weight_first_name", "weight_dob", "weight_extra_soc_sec_id"} <= set(parts.columns)
     assert ((parts.sum(axis=1) - scored["match_weight"]).abs() < 0.02).all()
     assert (tmp_path / "clusters.model.csv").exists()
+    # the model report's waterfalls: per pattern, the prior and the parts add up to its weight
+    report = (tmp_path / "clusters.model.html").read_text(encoding="utf-8")
+    section = report[report.index("Why pairs scored as they did"):report.index("<h2>Parameters")]
+    rows = re.findall(r"<tr>(.*?)</tr>", section, flags=re.S)[1:]
+    assert rows
+    for row in rows:
+        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        steps = [float(c.split()[-1]) for c in cells[1:-2]]
+        assert sum(steps) == pytest.approx(float(cells[-2]), abs=0.006 * len(steps)), cells
+    assert "EM could not run" not in report
 
 
 def test_household_vetoes_stand_down_on_adults_without_households(febrl_files, tmp_path):
@@ -156,6 +168,7 @@ def test_parquet_input_and_bad_arguments(tmp_path):
     assert len(pd.read_csv(out)) == 2
     # two records make one candidate pair: far too few for EM, and the command says so
     assert "EM could not run (1 candidate pairs" in " ".join(ok.output.split())
+    assert "EM could not run" in (tmp_path / "c.model.html").read_text(encoding="utf-8")
 
     bad_role = runner.invoke(app, ["link", str(path), "--id", "rec_id", "--out", str(out),
                                    "--map", "shoe_size=first"])

@@ -158,11 +158,12 @@ def test_different_children_are_not_linked(households):
 
 def test_match_weight_is_prior_plus_level_weights(households):
     """match_weight of a probabilistic pair is the prior plus the level weight of each comparison
-    in linkage.model, plus log2(u_exact / tf) on a term-frequency (exact) level and nothing on
-    the other levels (scoring.py's documented formula, tf_weight 1)."""
+    in linkage.model, plus log2(u_random_exact / tf) on a term-frequency (exact) level and
+    nothing on the other levels (scoring.py's documented formula, tf_weight 1)."""
     _, con, _, _ = households
     settings = load_settings()
-    model = con.execute("SELECT comparison, level, u, match_weight FROM linkage.model").df()
+    model = con.execute("SELECT comparison, level, u_random AS u, match_weight "
+                        "FROM linkage.model").df()
     prior = float(model.loc[model["comparison"] == "_prior"].iloc[0]["match_weight"])
     levels = model.dropna(subset=["level"])
     weight = {(c, int(lvl)): w for c, lvl, w in levels[["comparison", "level", "match_weight"]]
@@ -351,7 +352,8 @@ def test_prior_is_the_true_matches_over_all_record_pairs():
 @pytest.mark.parametrize(("overrides", "message"), [
     pytest.param({"clustering": {"treshold": 0.8}},
                  r"linkage\.clustering\.treshold: unknown setting; allowed here: "
-                 r"cannot_link_probability, closure_max_component, threshold", id="misspelt"),
+                 r"cannot_link_bayes_factor, cannot_link_probability, closure_max_component, "
+                 r"threshold", id="misspelt"),
     pytest.param({"clustering": {"threshold": "high"}},
                  r"linkage\.clustering\.threshold: expected a number", id="mistyped"),
     pytest.param({"review": {"include_refused": 1}},
@@ -412,3 +414,51 @@ def test_run_settings_are_derived_not_edited():
     assert kept["blocking"]["rules"][-1] == {"name": "case_no", "keys": ["case_no"]}
     assert all(v["unless"]["case_no"] == ["exact"] for v in kept["vetoes"]) and kept["vetoes"]
     assert dropped["vetoes"] == []
+
+
+def test_u_leaves_out_the_matches_among_random_pairs():
+    """Agreement that the model calls a match counts for u only by its share of doubt: of 20
+    random pairs agreeing (Bayes factor 90, prior odds 1:99: each a match with probability
+    0.476) only about 10.5 count as non-matches, while the 980 disagreeing pairs all do; with
+    prior odds of one in a million nearly every pair counts and u is the plain share."""
+    from linkage.comparisons import Comparison
+    from linkage.model import Model, u_from_patterns, u_without_matches
+
+    comp = Comparison("c", {1: "exact", 0: "else"}, {1: 0.9, 0: 0.1}, None, None)
+    patterns = pd.DataFrame({"gamma_c": [1, 0], "pairs": [20, 980]})
+    plain = u_from_patterns(patterns, [comp], alpha=1.0)
+    assert plain["c"][1] == pytest.approx(21 / 1002)
+    model = Model(m={"c": {1: 0.9, 0: 0.1}}, u={"c": {1: 0.01, 0: 0.99}}, u_random=plain,
+                  lambda_random=0.01)
+    match = 1 / (1 + 99 / 90)
+    nonmatch_agreeing = 20 * (1 - match)
+    disagreeing = 980 * (1 - 0.01 * (0.1 / 0.99) / (0.01 * (0.1 / 0.99) + 0.99))
+    u = u_without_matches(patterns, [comp], model, alpha=1.0)
+    assert u["c"][1] == pytest.approx((nonmatch_agreeing + 1) / (nonmatch_agreeing
+                                                                 + disagreeing + 2))
+    assert u["c"][1] < 0.6 * plain["c"][1]
+    model.lambda_random = 1e-6
+    assert u_without_matches(patterns, [comp], model, 1.0)["c"][1] == pytest.approx(
+        plain["c"][1], rel=1e-3)
+
+
+def test_a_lone_name_is_compared_with_the_other_records_surnames():
+    """A record holding one name, a surname written in the forename column ("HOLLOWAY" alone,
+    no date of birth), meets another record's surname: a blocking rule proposes the pair, its
+    surname comparison has a level of its own and its forename comparison is not made (not a
+    disagreement); a lone name that is none of the other's surnames leaves the surname
+    comparison uninformative, as any missing surname does."""
+    full = person("social:L1", "MAISIE", "HOLLOWAY", "2015-01-30", "F", "ZX5 1AB", "1 TERN LANE")
+    lone = person("police:L1", "HOLLOWAY", None, None, "F", "ZX5 1AB")
+    forename_only = person("police:L2", "MAISIE", None, "2015-01-30", "F", "ZX5 1AB")
+    con, _, _ = link(background() + [full, lone, forename_only])
+    labels = dict(con.execute("SELECT level, label FROM linkage.model "
+                              "WHERE comparison = 'last_name'").fetchall())
+    scored = pair(con, "police:L1", "social:L1")
+    assert scored["blocking_rule"] == "sole_name_surname_postcode"
+    assert labels[scored["gamma_last_name"]] == "sole_name_as_surname"
+    assert scored["gamma_first_name"] == -1
+    assert scored["weight_last_name"] > 0         # evidence for, not against
+    other = pair(con, "police:L2", "social:L1")
+    assert other["gamma_last_name"] == -1
+    assert other["gamma_first_name"] > 0

@@ -8,6 +8,7 @@ then the atomic swap; a second build is the "rebuild" the decisions must survive
 
 from __future__ import annotations
 
+import re
 import stat
 
 import pandas as pd
@@ -104,6 +105,19 @@ def test_list_shows_ids_scores_and_levels_but_no_personal_data(reviewed):
     assert "dob exact" in text and "pairs waiting for a decision" in text
     leaked = [value for value in PERSONAL if value in result.output]
     assert not leaked, leaked
+
+
+def test_list_shows_why_each_pair_scored_as_a_waterfall(reviewed):
+    """Under each pair's weight, the prior's and every comparison's part of it, which add up to
+    the weight (item 7: why a pair scored as it did). Read from the whitespace-joined listing,
+    since the terminal's width decides where its lines wrap."""
+    blocks = re.findall(r"weight ([+-]\d+\.\d+) · people \S+ / \S+ (prior .*?)"
+                        r"(?= \d+\. \S+:\S+ | [\d,]+ pairs waiting)", reviewed["listing_text"])
+    assert blocks
+    for weight, waterfall in blocks:
+        parts = [float(x) for x in re.findall(r"(?<!\S)([+-]\d+\.\d+)(?!\S)", waterfall)]
+        assert len(parts) >= 3, waterfall
+        assert sum(parts) == pytest.approx(float(weight), abs=0.006 * len(parts)), waterfall
 
 
 def test_decide_writes_an_owner_only_file_outside_the_warehouse(reviewed):

@@ -32,7 +32,7 @@ def test_documented_keys_are_real_settings():
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ({"linkage": {"clustering": {"treshold": 0.8}}},
-     r"linkage\.clustering\.treshold: unknown setting; allowed here: cannot_link_probability"),
+     r"linkage\.clustering\.treshold: unknown setting; allowed here: cannot_link_bayes_factor"),
     ({"linkage": {"clustering": {"threshold": "high"}}},
      r"linkage\.clustering\.threshold: expected a number"),
     ({"warehous": {"keep_builds": 3}},

@@ -67,6 +67,9 @@ SELECT
     left(n.ln, 1) AS ln_initial,
     pl.meta AS ln_meta,
     n.last_names_all,
+    -- the one name of a record that holds no surname ("MCARTHUR" alone in the forename column):
+    -- it may be either name, so it is also compared with the other record's surnames
+    CASE WHEN n.ln IS NULL THEN n.fn END AS sole_name,
     CASE WHEN n.fn IS NOT NULL AND n.ln IS NOT NULL
          THEN array_to_string(list_sort([n.fn, n.ln]), '|') END AS names_sorted,
     n.dob,

@@ -38,7 +38,17 @@ AND jaro_winkler_similarity(l.fn, r.ln) + jaro_winkler_similarity(l.ln, r.fn)
     > jaro_winkler_similarity(l.fn, r.fn) + jaro_winkler_similarity(l.ln, r.ln)
 
 -- name: last_null
-l.ln IS NULL OR r.ln IS NULL
+-- No surname on one side, unless that record's one name is among the other's surnames (then the
+-- surname comparison has something to compare: sole_name_surname)
+(l.ln IS NULL OR r.ln IS NULL)
+AND NOT coalesce(list_contains(r.last_names_all, l.sole_name)
+                 OR list_contains(l.last_names_all, r.sole_name), false)
+
+-- name: sole_name_surname
+-- A record with one name, and that name is one of the other record's surnames: the name was
+-- a surname written in the forename column (its forename comparison is then not made).
+coalesce(list_contains(r.last_names_all, l.sole_name)
+         OR list_contains(l.last_names_all, r.sole_name), false)
 
 -- name: last_exact
 l.ln = r.ln
