@@ -8,59 +8,79 @@ forward rather than re-minted:
   clusters without old records, get new ids;
 - new ids are minted after the largest id ever issued (the largest in previous_ids), in the
   order of each cluster's smallest record_key, so the same input always gives the same ids.
-All of it is vectorised in pandas: no per-record Python loop.
+It is one DuckDB query: in pandas the string sorts and merges took 5 s at 750,000 records, most
+of an incremental run's time.
 """
 
 from __future__ import annotations
 
 import re
 
+import duckdb
 import pandas as pd
 
-
-def _number(person_id: pd.Series, prefix: str) -> pd.Series:
-    pattern = "^" + re.escape(prefix) + r"(\d+)$"
-    return pd.to_numeric(person_id.str.extract(pattern)[0], errors="coerce")
+IDS_SQL = """
+WITH sizes AS (
+    SELECT cluster, count(*) AS cluster_size, min(record_key) AS first_key
+    FROM ids_clusters GROUP BY cluster
+),
+prev AS (
+    SELECT record_key, min(person_id) AS person_id FROM ids_previous
+    WHERE person_id IS NOT NULL GROUP BY record_key
+),
+votes AS (
+    SELECT c.cluster, p.person_id, count(*) AS n
+    FROM ids_clusters c JOIN prev p USING (record_key) GROUP BY ALL
+),
+claims AS (
+    SELECT cluster, person_id AS old_id, n FROM votes
+    QUALIFY row_number() OVER (PARTITION BY cluster ORDER BY n DESC, person_id) = 1
+),
+winners AS (
+    SELECT c.cluster, c.old_id FROM claims c JOIN sizes s USING (cluster)
+    QUALIFY row_number() OVER (PARTITION BY c.old_id ORDER BY c.n DESC, s.first_key) = 1
+),
+ids AS (
+    SELECT s.cluster, s.cluster_size, w.old_id,
+           CASE WHEN w.old_id IS NULL THEN row_number() OVER (
+               PARTITION BY w.old_id IS NULL ORDER BY s.first_key) END AS fresh
+    FROM sizes s LEFT JOIN winners w USING (cluster)
+)
+SELECT c.record_key,
+       coalesce(i.old_id, $prefix || CASE WHEN length(($max + i.fresh)::VARCHAR) >= $digits
+                                         THEN ($max + i.fresh)::VARCHAR
+                                         ELSE lpad(($max + i.fresh)::VARCHAR, $digits, '0') END)
+           AS person_id,
+       i.cluster_size
+FROM ids_clusters c JOIN ids i USING (cluster)
+ORDER BY c.record_key
+"""
 
 
 def assign_person_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None,
                       prefix: str = "P", digits: int = 8) -> tuple[pd.DataFrame, dict]:
     """clusters: record_key, cluster -> record_key, person_id, cluster_size; plus counts."""
-    frame = clusters[["record_key", "cluster"]].copy()
-    frame["cluster_size"] = frame.groupby("cluster")["record_key"].transform("size")
-    # the smallest record_key of each cluster, by sorting: groupby().min() on strings falls
-    # back to a Python loop per cluster (5 s at 150,000 records)
-    first_key = (frame.sort_values("record_key").drop_duplicates("cluster")
-                 .set_index("cluster")["record_key"].rename("first_key"))
-
-    winners = pd.DataFrame(columns=["cluster", "old_id"])
-    max_number = 0
-    if previous is not None and len(previous):
-        prev = previous[["record_key", "person_id"]].dropna().drop_duplicates("record_key")
-        numbers = _number(prev["person_id"].astype(str), prefix)
-        max_number = int(numbers.max()) if numbers.notna().any() else 0
-        held = frame.merge(prev, on="record_key", how="inner")
-        if len(held):
-            votes = (held.groupby(["cluster", "person_id"]).size().rename("n").reset_index()
-                     .sort_values(["cluster", "n", "person_id"], ascending=[True, False, True]))
-            claims = votes.drop_duplicates("cluster").rename(columns={"person_id": "old_id"})
-            claims = claims.join(first_key, on="cluster")
-            claims = claims.sort_values(["old_id", "n", "first_key"],
-                                        ascending=[True, False, True])
-            winners = claims.drop_duplicates("old_id")[["cluster", "old_id"]]
-
-    ids = first_key.reset_index().merge(winners, on="cluster", how="left")
-    ids = ids.sort_values("first_key").reset_index(drop=True)
-    fresh = ids["old_id"].isna()
-    new_numbers = range(max_number + 1, max_number + 1 + int(fresh.sum()))
-    ids.loc[fresh, "old_id"] = [f"{prefix}{n:0{digits}d}" for n in new_numbers]
-    ids = ids.rename(columns={"old_id": "person_id"})
-    out = frame.merge(ids[["cluster", "person_id"]], on="cluster", how="left")
-    out = out[["record_key", "person_id", "cluster_size"]].sort_values("record_key")
+    if previous is None:
+        previous = pd.DataFrame({"record_key": pd.Series(dtype=object),
+                                 "person_id": pd.Series(dtype=object)})
+    with duckdb.connect() as con:
+        con.register("ids_clusters", clusters[["record_key", "cluster"]])
+        con.register("ids_previous", previous[["record_key", "person_id"]].astype(object))
+        pattern = "^" + re.escape(prefix) + r"(\d+)$"
+        largest, issued = con.execute(
+            "SELECT coalesce(max(TRY_CAST(regexp_extract(person_id, $pattern, 1) AS BIGINT)), "
+            "0), count(DISTINCT person_id) FROM ids_previous WHERE person_id IS NOT NULL",
+            {"pattern": pattern}).fetchall()[0]
+        out = con.execute(IDS_SQL, {"prefix": prefix, "max": int(largest),
+                                    "digits": int(digits)}).df()
+        carried = con.execute(
+            "SELECT count(DISTINCT o.person_id) FROM (SELECT DISTINCT person_id FROM out) o "
+            "SEMI JOIN ids_previous p ON p.person_id = o.person_id").fetchall()[0][0]
+    clusters_n = int(clusters["cluster"].nunique())
     counts = {
-        "ids_carried_forward": int((~fresh).sum()),
-        "ids_new": int(fresh.sum()),
-        "ids_retired": int(previous["person_id"].nunique() - (~fresh).sum())
-        if previous is not None and len(previous) else 0,
+        "ids_carried_forward": int(carried),
+        "ids_new": clusters_n - int(carried),
+        "ids_retired": int(issued) - int(carried),
     }
-    return out.reset_index(drop=True), counts
+    out["cluster_size"] = out["cluster_size"].astype("int64")
+    return out, counts

@@ -32,9 +32,15 @@ from linkage.context import LinkageRun
 from linkage.engine import InProcessPairs
 from linkage.features import build_features, input_select_sql, quoted_table
 from linkage.model import Model
-from linkage.rules import CONFLICT_RULE, DETERMINISTIC_PREFIX
+from linkage.rules import (
+    CONFLICT_RULE,
+    DETERMINISTIC_PREFIX,
+    REVIEW_MATCH_RULE,
+    REVIEW_NON_MATCH_RULE,
+)
 from linkage.settings import check_identifier, load_settings
 
+DECIDED_RULES = [REVIEW_MATCH_RULE, REVIEW_NON_MATCH_RULE]
 # the term-frequency feature columns (features.sql) and the column each counts
 TERM_FREQUENCIES = {"fn_tf": "fn", "ln_tf": "ln", "dob_tf": "dob", "pc_tf": "postcode"}
 STATE_DDL = ("CREATE OR REPLACE TABLE linkage.relink_state (settings_fingerprint VARCHAR, "
@@ -186,8 +192,22 @@ class IncrementalPairs(InProcessPairs):
             f"LEFT JOIN {prev}.linkage.feature p USING (record_key) "
             f"WHERE p.record_key IS NULL OR hash({now}) <> hash({then})")
         self.changed = con.execute("SELECT count(*) FROM linkage_changed").fetchall()[0][0]
-        return {**build_candidates(con, run.settings, touching="linkage_changed"),
-                "changed_records": int(self.changed)}
+        found = build_candidates(con, run.settings, touching="linkage_changed")
+        # the pairs reviewers decided are scored again, not carried: the last publication holds
+        # them as decided, and the decision log must record the model's own verdict
+        con.execute(
+            "INSERT INTO linkage_candidate SELECT DISTINCT least(fl.rid, fr.rid), "
+            "greatest(fl.rid, fr.rid), (list_position($rules, p.blocking_rule) - 1)::SMALLINT "
+            f"FROM {prev}.linkage.pair p "
+            "JOIN linkage.feature fl ON fl.record_key = p.record_key_l "
+            "JOIN linkage.feature fr ON fr.record_key = p.record_key_r "
+            "WHERE list_contains($decided, p.match_rule) "
+            "AND list_contains($rules, p.blocking_rule) AND NOT EXISTS (SELECT 1 FROM "
+            "linkage_candidate c WHERE c.rid_l = least(fl.rid, fr.rid) "
+            "AND c.rid_r = greatest(fl.rid, fr.rid))",
+            {"rules": [rule["name"] for rule in run.settings["blocking"]["rules"]],
+             "decided": DECIDED_RULES})
+        return {**found, "changed_records": int(self.changed)}
 
     def compare(self, run: LinkageRun) -> None:
         run.gamma_into("linkage_candidate", "linkage_gamma")
@@ -219,10 +239,12 @@ class IncrementalPairs(InProcessPairs):
             "JOIN linkage.feature fr ON fr.record_key = p.record_key_r "
             # candidates only: the guard's check pairs and reviewers' extra pairs are made again
             "WHERE list_contains($rules, p.blocking_rule) "
+            "AND NOT list_contains($decided, p.match_rule) "
             "AND fl.rid NOT IN (SELECT rid FROM linkage_changed) "
             "AND fr.rid NOT IN (SELECT rid FROM linkage_changed)",
             {"rules": rules, "det": DETERMINISTIC_PREFIX + "%",
-             "cut": len(DETERMINISTIC_PREFIX) + 1, "conflict": CONFLICT_RULE})
+             "cut": len(DETERMINISTIC_PREFIX) + 1, "conflict": CONFLICT_RULE,
+             "decided": DECIDED_RULES})
         after = con.execute("SELECT count(*) FROM linkage_scored").fetchall()[0][0]
         self.carried = after - before
 
