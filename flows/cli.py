@@ -18,6 +18,8 @@ import flows  # noqa: F401  (sets offline-friendly environment defaults before P
 from flows import cli_encode, cli_link, cli_ops, cli_publication, cli_review, cli_sources
 from flows.cli_options import (
     AsOfOption,
+    CensusYearOption,
+    FormatOption,
     HomeOption,
     ProfileOption,
     checked_settings,
@@ -53,8 +55,8 @@ def synth(
     children: Annotated[int, typer.Option(help="Children in the fictional population.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
     as_of: AsOfOption = None,
-    file_format: Annotated[str, typer.Option(
-        "--format", help="native (each supplier's format) or parquet")] = "native",
+    file_format: FormatOption = "statutory",
+    census_year: CensusYearOption = None,
     profile: ProfileOption = "standard",
 ) -> None:
     """Generate synthetic agency extracts (and their ground truth) for a fictional council."""
@@ -67,7 +69,8 @@ def synth(
     with showing("synth", stderr_console):
         summary = generate(target.inbox, target.truth_records, target.population,
                            children=children, seed=seed, as_of=as_of_date,
-                           file_format=file_format, profile=profile, on_stage=stage)
+                           file_format=file_format, profile=profile,
+                           census_year=census_year, on_stage=stage)
     write_demo_settings(target)
     console.print(f"wrote synthetic extracts for {children:,} children to {target.inbox} "
                   f"(truth in {target.truth})")
@@ -110,6 +113,8 @@ def demo(
     children: Annotated[int, typer.Option(help="Children in the fictional population.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     profile: ProfileOption = "standard",
+    file_format: FormatOption = "statutory",
+    census_year: CensusYearOption = None,
 ) -> None:
     """Generate synthetic extracts into the home's inbox and run the nightly flow on them."""
     from flows.summary import print_summary
@@ -122,7 +127,8 @@ def demo(
     as_of = default_as_of(datetime.now(UTC).date())
     with showing("demo", stderr_console) as display:
         generate(target.inbox, target.truth_records, target.population, children=children,
-                 seed=seed, as_of=as_of, profile=profile,
+                 seed=seed, as_of=as_of, profile=profile, file_format=file_format,
+                 census_year=census_year,
                  on_stage=lambda name, n: stage(f"synth: {name}", n + len(RUN_STAGES)))
         display.console.print(f"generated synthetic extracts for {children:,} children in "
                               f"{target.inbox}")
