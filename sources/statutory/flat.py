@@ -27,16 +27,6 @@ class _Column:
         self.values: list[str] = []
         self.seen: dict[str, int] = {}
 
-    def add(self, value: str | None) -> None:
-        if value is None:
-            self.codes.append(-1)
-            return
-        code = self.seen.get(value)
-        if code is None:
-            code = self.seen[value] = len(self.values)
-            self.values.append(value)
-        self.codes.append(code)
-
     def series(self) -> pd.Categorical:
         codes = np.frombuffer(self.codes, dtype=np.int32)
         return categorical(codes, self.values)
@@ -66,8 +56,17 @@ class FlatRows:
         self.data = {c: _Column() for c in columns}
 
     def add(self, values: dict[str, str | None]) -> None:
-        for column, cells in self.data.items():
-            cells.add(values.get(column))
+        get = values.get
+        for column, cells in self.data.items():      # _Column.add, inlined: a call per cell
+            value = get(column)                       # was a fifth of a census's read time
+            if value is None:
+                cells.codes.append(-1)
+                continue
+            code = cells.seen.get(value)
+            if code is None:
+                code = cells.seen[value] = len(cells.values)
+                cells.values.append(value)
+            cells.codes.append(code)
 
     def __len__(self) -> int:
         return len(self.data[self.columns[0]].codes)
