@@ -20,9 +20,9 @@ import pandas as pd
 from sources.codes import translation
 from sources.common.mappings import deep_merge
 from sources.common.periods import years_before
-from sources.mapping import by_value
 from sources.common.yamlfiles import read_yaml
 from sources.kinds import Kind
+from sources.mapping import by_value
 
 SETTINGS_PATH = Path(__file__).parent / "settings.yaml"
 TYPE_WORDS = {
