@@ -92,8 +92,12 @@ class Ssda903SetSource:
                                    self.file_name else f"{name}: {exc.problem}",
                                    exc.action) from None
             frame = raw.frame.rename(columns=lambda c: str(c).strip().upper())
-            frame[WHERE] = [f"{name} row {n}" for n in frame.index]
-            tables[table] = frame
+            frame[WHERE] = pd.Series([f"{name} row {n}" for n in frame.index],
+                                     index=frame.index, dtype=object)
+            # coded as soon as read: a table's text, a string per cell, is let go before the
+            # next is read
+            tables[table] = coded(frame, table, self.file_name)
+            del raw, frame
         return flatten(tables, self.file_name)
 
 
@@ -123,7 +127,7 @@ class Ssda903XmlSource:
         rows: dict[str, list[dict]] = {}
         for found in self._children():
             _child_tables(found.element, found.path, x, rows)
-        tables = {t: pd.DataFrame(r) for t, r in rows.items()}
+        tables = {t: coded(pd.DataFrame(rows.pop(t)), t, self.file_name) for t in list(rows)}
         _require(tables, self.file_name)
         self.header.tables = {t: f"{self.file_name} ({x['child']}/...)" for t in tables}
         return flatten(tables, self.file_name)
@@ -275,14 +279,16 @@ def check_tables(tables: dict[str, pd.DataFrame], file_name: str) -> None:
                                    "child", ASK)
 
 
-def flatten(tables: dict[str, pd.DataFrame], file_name: str) -> RawExtract:
+def coded(frame: pd.DataFrame, table: str, file_name: str) -> _Coded:
+    key = spec(FORMAT)["key"]
+    if key not in frame.columns:
+        raise ExtractError(file_name, f"the {table} table has no {key} column", ASK)
+    return _Coded(frame)
+
+
+def flatten(coded: dict[str, _Coded], file_name: str) -> RawExtract:
     s = spec(FORMAT)
     key = s["key"]
-    for table, frame in tables.items():
-        if key not in frame.columns:
-            raise ExtractError(file_name, f"the {table} table has no {key} column", ASK)
-    coded = {t: _Coded(f) for t, f in tables.items()}
-    del tables
     check_tables({t: c.checked(key) for t, c in coded.items()}, file_name)
     header = coded["Header"]
     children = pd.Index(header.text(key))
