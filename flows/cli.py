@@ -37,6 +37,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 DEMO_SETTINGS = Path(__file__).with_name("demo_home.yaml")
+# where `synth` writes the returns a partnership sends instead of the inbox's (Annex A)
+ALTERNATIVES = "alternative_inbox"
 
 
 
@@ -70,12 +72,15 @@ def synth(
         summary = generate(target.inbox, target.truth_records, target.population,
                            children=children, seed=seed, as_of=as_of_date,
                            file_format=file_format, profile=profile,
-                           census_year=census_year, on_stage=stage)
+                           census_year=census_year, alternatives=target.root / ALTERNATIVES,
+                           on_stage=stage)
     write_demo_settings(target)
     console.print(f"wrote synthetic extracts for {children:,} children to {target.inbox} "
                   f"(truth in {target.truth})")
     for path, rows in (summary.get("rows") or {}).items():
-        console.print(f"  {target.inbox.relative_to(target.root) / path}: {rows:,} rows")
+        shown = path if path.startswith(ALTERNATIVES) else target.inbox.relative_to(
+            target.root) / path
+        console.print(f"  {shown}: {rows:,} rows")
 
 
 def _run(home_path: Path | None, as_of: date | None) -> dict:
@@ -128,7 +133,7 @@ def demo(
     with showing("demo", stderr_console) as display:
         generate(target.inbox, target.truth_records, target.population, children=children,
                  seed=seed, as_of=as_of, profile=profile, file_format=file_format,
-                 census_year=census_year,
+                 census_year=census_year, alternatives=target.root / ALTERNATIVES,
                  on_stage=lambda name, n: stage(f"synth: {name}", n + len(RUN_STAGES)))
         display.console.print(f"generated synthetic extracts for {children:,} children in "
                               f"{target.inbox}")

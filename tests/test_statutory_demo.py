@@ -17,9 +17,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from expectations.validate import validate_extract
 from flows.home import Home
 from sources.codes import load_table
 from sources.column_maps import load_maps
+from sources.extract import read_extract
 from sources.statutory.cin_census import CinCensusSource
 from sources.statutory.formats import open_statutory
 from sources.statutory.school_census import SchoolCensusSetSource
@@ -37,7 +39,8 @@ NAMES = re.compile(rb"<(Forename|Surname|PersonName|GivenName|FamilyName)\b")
 def statutory(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("statutory") / "home")
     summary = generate(home.inbox, home.truth_records, home.population, children=CHILDREN,
-                       seed=SEED, as_of=AS_OF, file_format="statutory")
+                       seed=SEED, as_of=AS_OF, file_format="statutory",
+                       alternatives=home.root / "alternative_inbox")
     return home, summary
 
 
@@ -56,9 +59,9 @@ def test_social_care_and_school_are_written_as_returns_and_police_and_yot_native
     assert len(school) == 8 and all(p.is_dir() for p in school)
     assert [p.suffix for p in _deliveries(home, "police") + _deliveries(home, "yot")] == [
         ".csv", ".csv"]
-    assert set(summary["rows"]) == {str(p.relative_to(home.inbox)) for p in
-                                    care + school + _deliveries(home, "police")
-                                    + _deliveries(home, "yot")}
+    inbox = {p for p in summary["rows"] if not p.startswith("alternative_inbox/")}
+    assert inbox == {str(p.relative_to(home.inbox)) for p in
+                     care + school + _deliveries(home, "police") + _deliveries(home, "yot")}
 
 
 def test_each_return_is_taken_by_its_statutory_reader_with_the_year_in_its_header(statutory):
@@ -103,6 +106,32 @@ def test_truth_names_every_record_of_the_returns(statutory):
     recorded = {tuple(line.split(",")[:2]) for line in truth.splitlines()[1:]}
     assert {("social_care", i) for i in ids} <= recorded
     assert {("school", u) for u in upns} <= recorded
+
+
+def test_the_annex_a_workbook_beside_the_inbox_holds_the_same_records_and_loads_whole(
+        statutory):
+    """Annex A holds the census's and the 903's events again, so it is written beside the
+    inbox; read as the run reads it, every row loads and its children are the census's."""
+    home, summary = statutory
+    (annex,) = (home.root / "alternative_inbox" / "social_care").iterdir()
+    assert "alternative_inbox/social_care/" + annex.name in summary["rows"]
+    extract = read_extract(annex, "social_care", load_maps(), annex.name)
+    assert extract.cmap.name == "annex_a"
+    result = validate_extract(extract.mapped, AS_OF, "social_care.annex_a")
+    assert extract.rows_in == len(result.good) + len(result.quarantined_rows)
+    # the only rows refused are plans the generator starts after the extract date (as the
+    # native export has them too)
+    assert set(result.failures["column_name"]) <= {"start_at"}
+    assert all(v > AS_OF.isoformat() for v in result.failures["value"])
+    frame = extract.mapped.frame
+    cin, lac = _deliveries(home, "social_care")
+    known = set(re.findall(r"<LAchildID>([^<]+)</LAchildID>", cin.read_text()))
+    known |= {line.split(",")[0] for line in (lac / "header.csv").read_text().splitlines()[1:]}
+    assert set(frame["person_ref"]) <= known
+    types = set(frame["event_type"])
+    assert {"REFERRAL", "ASSESSMENT", "LAC_EPISODE", "PLACEMENT", "CP_PLAN"} <= types
+    looked_after = frame[frame["event_type"] == "LAC_EPISODE"]
+    assert looked_after["rhi_offered"].notna().any()     # the last missing episode's interview
 
 
 def test_the_returns_codes_mean_in_the_readers_maps_what_the_generator_meant():

@@ -219,9 +219,11 @@ def latest_census_year(as_of: date) -> int:
 
 def statutory_returns(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
                       looked_after: np.ndarray, profile: str, inbox: Path, as_of: date,
-                      census_year: int) -> tuple[dict[str, int], pd.DataFrame, int]:
+                      census_year: int, alternatives: Path | None = None
+                      ) -> tuple[dict[str, int], pd.DataFrame, int]:
     """An agency's records as the statutory returns it sends: (rows written per file or set,
-    relative to `inbox`; truth rows; faulty rows)."""
+    relative to `inbox`, or to the inbox's folder for one written to `alternatives`; truth
+    rows; faulty rows)."""
     rng = stream(seed, f"{supplier.source}-records")
     records, truth = agency_records(rng, supplier, events, pop, looked_after, profile)
     rate = load("agencies")["faults"].get(supplier.source, {})
@@ -238,6 +240,11 @@ def statutory_returns(seed: int, supplier: Supplier, events: pd.DataFrame, pop: 
                    returns.write_cin_census(cin, records, census_year, as_of),
                    str(lac.relative_to(inbox)): returns.write_ssda903(lac, records, census_year)}
         broken = int(records["bad"].sum())
+        if alternatives is not None:
+            annex = alternatives / supplier.source / f"annex_a_{as_of:%Y%m%d}.xlsx"
+            annex.parent.mkdir(parents=True, exist_ok=True)
+            written[str(annex.relative_to(alternatives.parent))] = returns.write_annex_a(
+                annex, records[~records["bad"]])
     else:
         records["bad"] = ((records["record_type"] == "ATTENDANCE").to_numpy()
                           & (rng.random(len(records)) < rate.get("negative_sessions", 0.0)))
@@ -263,13 +270,17 @@ def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
 def generate(inbox: Path, truth: Path, population_file: Path, *, children: int = 10_000,
              seed: int = 42, as_of: date, file_format: str = "native",
              profile: str = STANDARD, census_year: int | None = None,
+             alternatives: Path | None = None,
              on_stage: Callable[[str, int], None] | None = None) -> dict:
     """Write the extracts into `inbox/<source>/`, the truth CSV to `truth` and the population
     estimate CSV to `population_file`; returns counts, with `rows` keyed by each extract's path
     relative to `inbox`. `file_format="statutory"` writes social care as a CIN census XML of
     `census_year` (default: the latest schema year, no later than the extract date's
     collection) and an SSDA903 CSV set, and school as termly school census sets; police and YOT
-    stay in their suppliers' layouts, having no national format. `profile` names the
+    stay in their suppliers' layouts, having no national format. With `alternatives`, the
+    social care records are also written there as an Annex A workbook
+    (`<alternatives>/social_care/`), which a partnership sends instead of the census and 903:
+    the same events, so it stays out of the inbox. `profile` names the
     recording-error rates (profiles.yaml: `stress` for error rates as high as real agency
     data). `on_stage(name, stages)` is told as each
     stage starts (a command line's progress display)."""
@@ -306,7 +317,7 @@ def generate(inbox: Path, truth: Path, population_file: Path, *, children: int =
         if file_format == "statutory" and source in STATUTORY:
             written, records, broken = statutory_returns(seed, supplier, events[source], pop,
                                                          looked_after, profile, inbox, as_of,
-                                                         census_year)
+                                                         census_year, alternatives)
             rows.update(written)
         else:
             rendered, records, broken = agency_extract(seed, supplier, events[source], pop,

@@ -304,3 +304,81 @@ def write_school_census(folder: Path, rows: pd.DataFrame, pop: pd.DataFrame,
 def _year_start(academic_year: str) -> date:
     """31 August before the academic year (ages for the curriculum year are taken then)."""
     return date(int(academic_year[:4]), 8, 31)
+
+
+def _annex_value(key: str, row, extra: dict):
+    """One Annex A cell of a record's event row (dates as dates, as the Ofsted template has)."""
+    cfg = load("returns")["annex_a"]
+    when = {"referral": "start_at", "assess": "start_at", "icpc": "start_at", "cin": "start_at",
+            "cp": "start_at", "lac": "start_at"}
+    if key in when:
+        return _day(getattr(row, when[key]))
+    if key == "id":
+        return row.person_ref
+    if key == "sex":
+        return row.sex
+    if key == "dob":
+        return _day(row.dob)
+    if key in ("initial", "category"):
+        return row.cp_category
+    if key == "legal":
+        return row.legal_status
+    if key == "no":
+        return "N"
+    if key == "place":
+        return cfg["placement"].get(extra.get("place"))
+    return extra.get(key)
+
+
+def _day(value):
+    return None if pd.isna(value) else pd.Timestamp(value).date()
+
+
+def write_annex_a(path: Path, rows: pd.DataFrame) -> int:
+    """The council's Annex A workbook in the Ofsted template's wording (one sheet per list):
+    referrals, assessments, section 47 enquiries, CIN and CP plans, and each looked-after
+    period with its latest placement, its missing episodes and the last one's return
+    interview. It holds the CIN census's and the 903's events again, so it is written beside
+    the inbox, for a partnership that sends it instead of them. Returns the rows written."""
+    from openpyxl import Workbook
+
+    from sources.synth.statutory import ANNEX_A_LISTS
+
+    cfg = load("returns")["annex_a"]
+    by_ref = {ref: events for ref, events in rows.groupby("person_ref", sort=False)}
+    lists = {key: rows[rows["event_type"] == event] for key, event in cfg["lists"].items()}
+    book = Workbook(write_only=True)
+    book.create_sheet("Cover").append(["Annex A: synthetic council (invented children)"])
+    written = 0
+    for key, (sheet_name, _, columns) in ANNEX_A_LISTS.items():
+        sheet = book.create_sheet(sheet_name)
+        sheet.append([c[1] for c in columns])
+        events = lists.get(key)
+        for row in ([] if events is None else events.itertuples(index=False)):
+            extra = _annex_extra(key, row, by_ref[row.person_ref])
+            sheet.append([_annex_value(c[0], row, extra) for c in columns])
+            written += 1
+    book.save(path)
+    return written
+
+
+def _annex_extra(key: str, row, events: pd.DataFrame) -> dict:
+    """What a list row takes from the record's other events: the primary need of its last
+    assessment; for a looked-after period, its latest placement and the missing episodes."""
+    if key == "6":
+        needs = events.loc[events["event_type"] == "ASSESSMENT", "primary_need"].dropna()
+        return {"need": needs.iloc[-1] if len(needs) else None}
+    if key == "5":
+        lead = np.timedelta64(load("returns")["cin_census"]["s47_days_before_icpc"], "D")
+        return {"s47": _day(row.start_at - lead)}
+    if key != "8":
+        return {}
+    places = events[(events["event_type"] == "PLACEMENT") & (events["start_at"] >= row.start_at)]
+    missing = events[events["event_type"] == "MISSING"]
+    last = missing.tail(1)
+    flag = {True: "Y", False: "N"}
+    return {"moved": _day(places["start_at"].iloc[-1]) if len(places) else None,
+            "place": places["placement_type"].iloc[-1] if len(places) else None,
+            "missing": len(missing),
+            "offered": flag.get(last["rhi_offered"].iloc[0]) if len(last) else None,
+            "accepted": flag.get(last["rhi_accepted"].iloc[0]) if len(last) else None}
