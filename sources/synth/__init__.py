@@ -12,7 +12,9 @@ per seed (the caller chooses the paths; `joinedup synth` and `demo` give a home'
 
 Each extract is rendered through its supplier's column map (sources/maps/synthetic_*.yaml), with
 that agency's identity errors (sources/synth/data/agencies.yaml) and a few faulty rows that
-validation must quarantine. `file_format="parquet"` writes the same tables as Parquet files.
+validation must quarantine. `file_format="parquet"` writes the same tables as Parquet files;
+`file_format="statutory"` (what `joinedup synth` and `demo` ask for) writes social care and
+school as the national returns instead (sources/synth/returns.py), from the same rows.
 """
 
 from __future__ import annotations
