@@ -7,8 +7,8 @@ same children, person records, events and recording errors. The returns differ i
 hold: the CIN census and the 903 carry no names (children link through UPN and LA child id, as
 real ones must), missing-from-home episodes, children missing education and return interviews
 have no place in them, and a census episode always opens with a referral. The codes each return
-uses are data (data/returns.yaml). Written as streams, so a large council's return never sits in
-memory as text.
+uses are data (data/returns.yaml). The census is written child by child, as its XML would
+otherwise be the largest thing in memory.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _identifiers_xml(person, year: int) -> str:
 
 def write_cin_census(path: Path, rows: pd.DataFrame, year: int, as_of: date) -> int:
     """The council's CIN census: one Child per social-care record with a referral, plan or
-    conference; returns the children written."""
+    conference; returns the children written (the reader makes several event rows of each)."""
     care = rows[rows["event_type"].isin(CARE_EVENTS)]
     written = 0
     with path.open("w", encoding="utf-8") as fh:
@@ -264,7 +264,8 @@ def _census_tables(pupils: pd.DataFrame, excluded: pd.DataFrame, year: int, term
 
 def write_school_census(folder: Path, rows: pd.DataFrame, pop: pd.DataFrame,
                         as_of: date) -> dict[str, int]:
-    """A census set per term sent (and per school group), in `folder/<year>_<term>_<group>/`;
+    """A census set per term sent and per school group (data/returns.yaml), in
+    `folder/school_census_<year>_<term>_<group>/`;
     an exclusion goes to the census of the latest term that began by its date in which its
     record is on roll, and one whose record is on roll in none is left out. Returns rows
     written per set folder."""
