@@ -224,6 +224,9 @@ def _child_rows(child: Element, where: str, rows: FlatRows, seen: set[str]) -> N
 
 def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
                   rows: FlatRows) -> None:
+    """The episode's event rows, handed on together with what they share (the child and the
+    episode), which is coded once for all of them."""
+    events = []
     s = spec(FORMAT)["episode"]
     factors_of = {id(a): [c for c in tree.codes(a, s["factors"]["list"], s["factors"]["item"])
                           if c != s["factors"]["none"]]
@@ -243,8 +246,7 @@ def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
                                 # without its date is kept, for validation to quarantine
             factors = (factors_of.get(id(block), []) if event.get("factors") == "own"
                        else every_factor if event.get("factors") == "episode" else [])
-            values = {**base,
-                      "CINEventRef": f"{block_where}#{event['type']}",
+            values = {"CINEventRef": f"{block_where}#{event['type']}",
                       "CINEventType": event["type"], "StartDate": start,
                       "EndDate": _date(tree.text(block, event["end"])) if event.get("end")
                       else None,
@@ -253,7 +255,8 @@ def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
                       if event.get("cp_followed") else None}
             for column, path in (event.get("fields") or {}).items():
                 values[column] = tree.text(block, path)
-            rows.add(values)
+            events.append(values)
+    rows.add_many(base, events)
 
 
 def _any_text(tree: _Child, episode: Element, path: str) -> bool:

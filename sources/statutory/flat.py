@@ -68,6 +68,36 @@ class FlatRows:
                 cells.values.append(value)
             cells.codes.append(code)
 
+    def add_many(self, shared: dict[str, str | None], rows: list[dict[str, str | None]]
+                 ) -> None:
+        """Rows that hold the same values in `shared`'s columns (a child's details on each of
+        its events): those are coded once, not once a row."""
+        n = len(rows)
+        if not n:
+            return
+        for column, cells in self.data.items():
+            if column in shared:
+                value = shared[column]
+                if value is None:
+                    code = -1
+                else:
+                    code = cells.seen.get(value)
+                    if code is None:
+                        code = cells.seen[value] = len(cells.values)
+                        cells.values.append(value)
+                cells.codes.extend([code] * n)
+                continue
+            for values in rows:
+                value = values.get(column)
+                if value is None:
+                    cells.codes.append(-1)
+                    continue
+                code = cells.seen.get(value)
+                if code is None:
+                    code = cells.seen[value] = len(cells.values)
+                    cells.values.append(value)
+                cells.codes.append(code)
+
     def __len__(self) -> int:
         return len(self.data[self.columns[0]].codes)
 
