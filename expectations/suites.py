@@ -22,6 +22,7 @@ from sources.common.mappings import deep_merge
 from sources.common.periods import years_before
 from sources.common.yamlfiles import read_yaml
 from sources.kinds import Kind
+from sources.mapping import by_value
 
 SETTINGS_PATH = Path(__file__).parent / "settings.yaml"
 TYPE_WORDS = {
@@ -128,8 +129,10 @@ def add_helper_columns(frame: pd.DataFrame, kind: Kind, code_lists: dict[str, st
             frame[UNREAD_KEY.format(column=col.name)] = raw.astype(object).where(unread, None)
     for column in code_lists:
         if f"{column}_raw" in present:
-            frame[CODE_KEY.format(column=column)] = \
-                frame[f"{column}_raw"].astype("string").str.strip().str.upper()
+            # each distinct code cleaned once: a new string per row was a column's worth of
+            # memory again for every coded column of a large return
+            frame[CODE_KEY.format(column=column)] = by_value(
+                frame[f"{column}_raw"].astype("string"), lambda s: s.str.strip().str.upper())
     for column, _, n, period, codes, event in _periods(kind, present, code_lists):
         if period.valid_to is not None and event is not None:
             coded = frame[CODE_KEY.format(column=column)].isin(codes).fillna(False)

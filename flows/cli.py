@@ -18,6 +18,8 @@ import flows  # noqa: F401  (sets offline-friendly environment defaults before P
 from flows import cli_encode, cli_link, cli_ops, cli_publication, cli_review, cli_sources
 from flows.cli_options import (
     AsOfOption,
+    CensusYearOption,
+    FormatOption,
     HomeOption,
     ProfileOption,
     checked_settings,
@@ -35,6 +37,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 DEMO_SETTINGS = Path(__file__).with_name("demo_home.yaml")
+# where `synth` writes the returns a partnership sends instead of the inbox's (Annex A)
+ALTERNATIVES = "alternative_inbox"
 
 
 
@@ -53,8 +57,8 @@ def synth(
     children: Annotated[int, typer.Option(help="Children in the fictional population.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
     as_of: AsOfOption = None,
-    file_format: Annotated[str, typer.Option(
-        "--format", help="native (each supplier's format) or parquet")] = "native",
+    file_format: FormatOption = "statutory",
+    census_year: CensusYearOption = None,
     profile: ProfileOption = "standard",
 ) -> None:
     """Generate synthetic agency extracts (and their ground truth) for a fictional council."""
@@ -67,12 +71,16 @@ def synth(
     with showing("synth", stderr_console):
         summary = generate(target.inbox, target.truth_records, target.population,
                            children=children, seed=seed, as_of=as_of_date,
-                           file_format=file_format, profile=profile, on_stage=stage)
+                           file_format=file_format, profile=profile,
+                           census_year=census_year, alternatives=target.root / ALTERNATIVES,
+                           on_stage=stage)
     write_demo_settings(target)
     console.print(f"wrote synthetic extracts for {children:,} children to {target.inbox} "
                   f"(truth in {target.truth})")
     for path, rows in (summary.get("rows") or {}).items():
-        console.print(f"  {target.inbox.relative_to(target.root) / path}: {rows:,} rows")
+        shown = path if path.startswith(ALTERNATIVES) else target.inbox.relative_to(
+            target.root) / path
+        console.print(f"  {shown}: {rows:,} rows")
 
 
 def _run(home_path: Path | None, as_of: date | None) -> dict:
@@ -110,6 +118,8 @@ def demo(
     children: Annotated[int, typer.Option(help="Children in the fictional population.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     profile: ProfileOption = "standard",
+    file_format: FormatOption = "statutory",
+    census_year: CensusYearOption = None,
 ) -> None:
     """Generate synthetic extracts into the home's inbox and run the nightly flow on them."""
     from flows.summary import print_summary
@@ -122,7 +132,8 @@ def demo(
     as_of = default_as_of(datetime.now(UTC).date())
     with showing("demo", stderr_console) as display:
         generate(target.inbox, target.truth_records, target.population, children=children,
-                 seed=seed, as_of=as_of, profile=profile,
+                 seed=seed, as_of=as_of, profile=profile, file_format=file_format,
+                 census_year=census_year, alternatives=target.root / ALTERNATIVES,
                  on_stage=lambda name, n: stage(f"synth: {name}", n + len(RUN_STAGES)))
         display.console.print(f"generated synthetic extracts for {children:,} children in "
                               f"{target.inbox}")

@@ -93,6 +93,36 @@ ProfileOption = Annotated[str, typer.Option(
     help="Recording-error rates: standard, or stress (as high as real agency data; "
          "sources/synth/data/profiles.yaml).")]
 
+FORMAT_HELP = ("statutory (social care as a CIN census XML and an SSDA903 set, school as termly "
+               "school census sets; police and YOT in their suppliers' layouts), native (every "
+               "agency in its supplier's layout) or parquet (the native tables as Parquet)")
+
+
+def _known_format(name: str) -> str:
+    from sources.synth import FORMATS
+
+    if name not in FORMATS:
+        raise typer.BadParameter(f"no format {name!r}; use one of {', '.join(FORMATS)}")
+    return name
+
+
+def _known_census_year(year: int | None) -> int | None:
+    from sources.statutory.specs import spec
+
+    years = spec("cin_census")["years"]
+    if year is not None and not years["first"] <= year <= years["last"]:
+        raise typer.BadParameter(f"the CIN census schema years are {years['first']} to "
+                                 f"{years['last']}")
+    return year
+
+
+FormatOption = Annotated[str, typer.Option("--format", callback=_known_format, help=FORMAT_HELP)]
+CensusYearOption = Annotated[int | None, typer.Option(
+    "--census-year", callback=_known_census_year,
+    help="Schema year of the statutory returns (default: the extract date's collection, at "
+         "most the latest year known). Before 2025 sex is written as GenderCurrent, whose codes "
+         "the DfE lists end on 31 March 2024, so later events are quarantined.")]
+
 
 def parse_roles(pairs: list[str]) -> dict[str, str]:
     """`--map ROLE=COLUMN` options (`joinedup link`, `joinedup encode`) as role -> column."""

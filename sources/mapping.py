@@ -64,7 +64,7 @@ def _column_text(raw: RawExtract, rule: ColumnRule, lookup: dict[str, str],
     if source is None:
         return None
     original = raw.frame[source].astype("string")
-    text = _by_value(original, standardise.blank_to_null)
+    text = by_value(original, standardise.blank_to_null)
     if keep:
         stripped = original.str.strip()
         text = text.mask(stripped.str.upper().isin(keep), stripped)
@@ -127,10 +127,10 @@ def _parse(col: Column, rule: ColumnRule, text: pd.Series, cmap: ColumnMap, exce
     parse = _parser(col, rule, text, cmap, excel, file_name)
     if col.type == "code_list":       # lists are objects whose NULL must stay as parsed
         return parse(text)
-    return _by_value(text, parse)
+    return by_value(text, parse)
 
 
-def _by_value(text: pd.Series, parse) -> pd.Series:
+def by_value(text: pd.Series, parse) -> pd.Series:
     """`parse` applied once to each distinct value and spread over the rows holding it: a
     statutory return repeats the same codes and dates on most of its rows (a 900,000-row
     SSDA903 set holds a few thousand distinct dates). A column of mostly distinct values is

@@ -145,7 +145,8 @@ def cli_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("cli") / "home"
     result = CliRunner().invoke(app, ["synth", str(out), "--children", str(CHILDREN),
-                                      "--seed", str(SEED), "--as-of", AS_OF.isoformat()])
+                                      "--seed", str(SEED), "--as-of", AS_OF.isoformat(),
+                                      "--format", "native"])
     assert result.exit_code == 0, result.output
     return out, result
 

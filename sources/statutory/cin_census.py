@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -125,29 +124,31 @@ def _year(text: str, file_name: str) -> int:
 
 
 class _Child:
-    """One child's elements indexed by name as they are first asked for: a census child is
-    read through a few dozen paths, and walking the element each time was most of the
-    reader's cost."""
+    """One child's elements indexed as they are first asked for: under each element asked
+    about, every path to a descendant (its first occurrence) and each name's elements. A
+    census child is read through a few dozen paths, and walking the element for each was most
+    of the reader's cost."""
 
     def __init__(self):
         self.index: dict[int, dict[str, list[Element]]] = {}
+        self.paths: dict[int, dict[str, Element]] = {}
 
     def kids(self, element: Element, name: str) -> list[Element]:
         found = self.index.get(id(element))
         if found is None:
             found = {}
             for node in element:
-                found.setdefault(local(node.tag), []).append(node)
+                tag = node.tag
+                found.setdefault(tag if tag[0] != "{" else local(tag), []).append(node)
             self.index[id(element)] = found
         return found.get(name, [])
 
     def node(self, element: Element, path: str) -> Element | None:
-        for name in _steps(path):
-            nodes = self.kids(element, name)
-            if not nodes:
-                return None
-            element = nodes[0]
-        return element
+        found = self.paths.get(id(element))
+        if found is None:
+            found = self.paths[id(element)] = {}
+            _walk(element, "", found)
+        return found.get(path)
 
     def text(self, element: Element, path: str) -> str | None:
         node = self.node(element, path)
@@ -169,9 +170,14 @@ class _Child:
         return [t for c in self.kids(holder, item) if c.text and (t := c.text.strip())]
 
 
-@cache
-def _steps(path: str) -> tuple[str, ...]:
-    return tuple(path.split("/"))
+def _walk(element: Element, prefix: str, found: dict[str, Element]) -> None:
+    for node in element:
+        tag = node.tag
+        path = prefix + (tag if tag[0] != "{" else local(tag))
+        if path not in found:
+            found[path] = node
+        if len(node):
+            _walk(node, path + "/", found)
 
 
 def _date(text: str | None) -> str | None:
@@ -218,6 +224,9 @@ def _child_rows(child: Element, where: str, rows: FlatRows, seen: set[str]) -> N
 
 def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
                   rows: FlatRows) -> None:
+    """The episode's event rows, handed on together with what they share (the child and the
+    episode), which is coded once for all of them."""
+    events = []
     s = spec(FORMAT)["episode"]
     factors_of = {id(a): [c for c in tree.codes(a, s["factors"]["list"], s["factors"]["item"])
                           if c != s["factors"]["none"]]
@@ -237,8 +246,7 @@ def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
                                 # without its date is kept, for validation to quarantine
             factors = (factors_of.get(id(block), []) if event.get("factors") == "own"
                        else every_factor if event.get("factors") == "episode" else [])
-            values = {**base,
-                      "CINEventRef": f"{block_where}#{event['type']}",
+            values = {"CINEventRef": f"{block_where}#{event['type']}",
                       "CINEventType": event["type"], "StartDate": start,
                       "EndDate": _date(tree.text(block, event["end"])) if event.get("end")
                       else None,
@@ -247,7 +255,8 @@ def _episode_rows(tree: _Child, episode: Element, where: str, base: dict,
                       if event.get("cp_followed") else None}
             for column, path in (event.get("fields") or {}).items():
                 values[column] = tree.text(block, path)
-            rows.add(values)
+            events.append(values)
+    rows.add_many(base, events)
 
 
 def _any_text(tree: _Child, episode: Element, path: str) -> bool:

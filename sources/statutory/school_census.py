@@ -123,7 +123,9 @@ class SchoolCensusSetSource:
         frame = _csv(path, name, self.file_name).read(1).frame
         frame = frame.rename(columns=lambda c: renames.get(c.strip().lower(), c.strip().lower()))
         frame = frame.apply(lambda s: s.str.strip()).replace("", None)
-        frame[WHERE] = [f"{name} row {n}" for n in frame.index]
+        # as text even when the table has no rows (an empty exclusions table is a valid one)
+        frame[WHERE] = pd.Series([f"{name} row {n}" for n in frame.index], index=frame.index,
+                                 dtype=object)
         return frame
 
     def read(self, header_row: int = 1) -> RawExtract:

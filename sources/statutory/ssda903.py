@@ -17,6 +17,7 @@ import pandas as pd
 
 from sources.errors import ExtractError
 from sources.readers import CsvSource, RawExtract
+from sources.statutory.flat import categorical, frame_of
 from sources.statutory.sets import named_files
 from sources.statutory.specs import spec
 from sources.statutory.xml_stream import local, stream
@@ -91,8 +92,12 @@ class Ssda903SetSource:
                                    self.file_name else f"{name}: {exc.problem}",
                                    exc.action) from None
             frame = raw.frame.rename(columns=lambda c: str(c).strip().upper())
-            frame[WHERE] = [f"{name} row {n}" for n in frame.index]
-            tables[table] = frame
+            frame[WHERE] = pd.Series([f"{name} row {n}" for n in frame.index],
+                                     index=frame.index, dtype=object)
+            # coded as soon as read: a table's text, a string per cell, is let go before the
+            # next is read
+            tables[table] = coded(frame, table, self.file_name)
+            del raw, frame
         return flatten(tables, self.file_name)
 
 
@@ -122,7 +127,7 @@ class Ssda903XmlSource:
         rows: dict[str, list[dict]] = {}
         for found in self._children():
             _child_tables(found.element, found.path, x, rows)
-        tables = {t: pd.DataFrame(r) for t, r in rows.items()}
+        tables = {t: coded(pd.DataFrame(rows.pop(t)), t, self.file_name) for t in list(rows)}
         _require(tables, self.file_name)
         self.header.tables = {t: f"{self.file_name} ({x['child']}/...)" for t in tables}
         return flatten(tables, self.file_name)
@@ -199,23 +204,43 @@ def _leaves(node, block: dict) -> dict:
     return {renames.get(local(c.tag), local(c.tag)): _text(c) for c in node}
 
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text trimmed and upper-cased (as the DfE's validator reads it), blanks as None.
+class _Coded:
+    """One table's columns as codes into each column's distinct cleaned values (-1: blank),
+    with the table's row places: a 903 set repeats a few codes and dates across hundreds of
+    thousands of rows, and a string pointer per cell, copied at each step of joining the
+    tables, was most of its memory."""
 
-    Each column's distinct values are cleaned once and shared by every row holding them: a
-    903 set repeats a few codes and dates across hundreds of thousands of rows, and a string
-    per cell was most of its memory."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        if column == WHERE:
-            out[column] = frame[column]
-            continue
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
-        text = pd.Series(uniques, dtype="string").str.strip().str.upper()
-        cleaned = np.append(text.astype(object).where(text.notna() & (text != ""), None)
-                            .to_numpy(dtype=object), None)
-        out[column] = cleaned[codes]       # code -1 (missing) takes the None at the end
-    return out
+    def __init__(self, frame: pd.DataFrame):
+        self.rows = len(frame)
+        self.where = frame[WHERE].to_numpy(dtype=object)
+        self.columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for column in frame.columns:
+            if column != WHERE:
+                self.columns[column] = _clean(frame[column])
+
+    def get(self, column: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, values) of a column; an absent one is blank on every row."""
+        if column in self.columns:
+            return self.columns[column]
+        return np.full(self.rows, -1, dtype=np.int32), np.array([], dtype=object)
+
+    def text(self, column: str) -> pd.Series:
+        codes, values = self.get(column)
+        return pd.Series(np.append(values, None)[codes], dtype=object)
+
+    def checked(self, key: str) -> pd.DataFrame:
+        """The key and row places alone, for the checks that tie the tables together."""
+        return pd.DataFrame({key: self.text(key), WHERE: self.where})
+
+
+def _clean(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Text trimmed and upper-cased (as the DfE's validator reads it), blanks as code -1; each
+    distinct value cleaned once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="string").str.strip().str.upper()
+    cleaned_codes, cleaned = pd.factorize(text.where(text != ""), use_na_sentinel=True)
+    remap = np.append(cleaned_codes, -1).astype(np.int32)
+    return remap[codes], np.asarray(cleaned, dtype=object)
 
 
 def _places(frame: pd.DataFrame, mask: pd.Series, limit: int = 5) -> str:
@@ -254,32 +279,47 @@ def check_tables(tables: dict[str, pd.DataFrame], file_name: str) -> None:
                                    "child", ASK)
 
 
-def flatten(tables: dict[str, pd.DataFrame], file_name: str) -> RawExtract:
+def coded(frame: pd.DataFrame, table: str, file_name: str) -> _Coded:
+    key = spec(FORMAT)["key"]
+    if key not in frame.columns:
+        raise ExtractError(file_name, f"the {table} table has no {key} column", ASK)
+    return _Coded(frame)
+
+
+def flatten(coded: dict[str, _Coded], file_name: str) -> RawExtract:
     s = spec(FORMAT)
-    tables = {t: _clean(f) for t, f in tables.items()}
-    for table, frame in tables.items():
-        if s["key"] not in frame.columns:
-            raise ExtractError(file_name, f"the {table} table has no {s['key']} column", ASK)
-    check_tables(tables, file_name)
-    person = tables["Header"].reindex(columns=s["person"]).set_index(s["key"], drop=False)
-    parts = []
+    key = s["key"]
+    check_tables({t: c.checked(key) for t, c in coded.items()}, file_name)
+    header = coded["Header"]
+    children = pd.Index(header.text(key))
+    refs, pieces = [], {c: [] for c in columns()[1:]}
     for event in s["events"]:
-        frame = tables.get(event["table"])
-        if frame is None or frame.empty:
+        table = coded.get(event["table"])
+        if table is None or not table.rows:
             continue
-        rows = pd.DataFrame({
-            "LACEventRef": frame[WHERE] + f"#{event['type']}",
-            "LACEventType": event["type"],
-            "StartDate": frame.get(event["start"]),
-            "EndDate": frame.get(event["end"]),
-            **{c: frame.get(c) for c in event["carry"]},
-        })
-        people = person.loc[frame[s["key"]].tolist()].reset_index(drop=True)
-        parts.append(pd.concat([rows.reset_index(drop=True), people], axis=1))
-    if not parts:
+        refs.append((pd.Series(table.where, dtype=object) + f"#{event['type']}").to_numpy())
+        pieces["LACEventType"].append((np.zeros(table.rows, dtype=np.int32),
+                                       np.array([event["type"]], dtype=object)))
+        pieces["StartDate"].append(table.get(event["start"]))
+        pieces["EndDate"].append(table.get(event["end"]))
+        at = children.get_indexer(table.text(key))
+        for column in s["person"]:
+            codes, values = header.get(column)
+            pieces[column].append((codes[at], values))
+        for column in pieces:
+            if column not in ("LACEventType", "StartDate", "EndDate", *s["person"]):
+                pieces[column].append(table.get(column if column in event["carry"] else None))
+    if not refs:
         raise ExtractError(file_name, "the SSDA903 set holds no episodes or missing periods",
                            ASK)
-    flat = pd.concat(parts, ignore_index=True).reindex(columns=columns())
-    flat = flat.astype(object).where(flat.notna(), None)
-    flat.index = range(2, 2 + len(flat))
-    return RawExtract(frame=flat, header=columns(), header_row=1)
+    flat = {"LACEventRef": np.concatenate(refs)}
+    for column, parts in pieces.items():
+        flat[column] = _joined(parts)
+    return frame_of(flat, len(flat["LACEventRef"]))
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.Categorical:
+    """The event parts of one column as one categorical column of their values."""
+    values = pd.Index(np.concatenate([v for _, v in parts]), dtype=object).unique()
+    codes = [np.append(values.get_indexer(v), -1)[c] for c, v in parts]
+    return categorical(np.concatenate(codes), values)

@@ -12,7 +12,9 @@ per seed (the caller chooses the paths; `joinedup synth` and `demo` give a home'
 
 Each extract is rendered through its supplier's column map (sources/maps/synthetic_*.yaml), with
 that agency's identity errors (sources/synth/data/agencies.yaml) and a few faulty rows that
-validation must quarantine. `file_format="parquet"` writes the same tables as Parquet files.
+validation must quarantine. `file_format="parquet"` writes the same tables as Parquet files;
+`file_format="statutory"` (what `joinedup synth` and `demo` ask for) writes social care and
+school as the national returns instead (sources/synth/returns.py), from the same rows.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sources.synth import identity, police, population, render, school, social_care, yot
+from sources.synth import identity, police, population, render, returns, school, social_care, yot
 from sources.synth.config import STANDARD, agencies, load
 from sources.synth.identifiers import upns
 from sources.synth.rng import distinct_numbers, stream
@@ -55,6 +57,8 @@ SUPPLIERS = {
     "yot": Supplier("yot", "synthetic_lantern", "lantern_assessments", "utf-8-sig", "YJ",
                     sex_words=True, ethnicity_scheme="yot_words", flag_words=("Yes", "No")),
 }
+STATUTORY = ("social_care", "school")   # the agencies that send national returns
+FORMATS = ("statutory", "native", "parquet")
 RECORD_PREFIX = {"social_care": "EV", "police": "OCC", "school": "R", "yot": "AS"}
 SEX_WORDS = {"M": "Male", "F": "Female", "U": "Unknown"}
 # Faults each supplier's export carries, by the supplier column they break and the text written.
@@ -134,11 +138,11 @@ def _faults(rng, source: str, rendered: pd.DataFrame, rates: dict) -> int:
     return broken
 
 
-def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
+def agency_records(rng, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
                    looked_after: np.ndarray, profile_name: str = STANDARD
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(the supplier's export, truth rows, faulty rows) for one agency's events."""
-    rng = stream(seed, f"{supplier.source}-records")
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per event with the identity its record carries, truth rows) for one agency:
+    what any of its layouts (its own export, a statutory return) is written from."""
     profile = agencies(profile_name)["identity"][supplier.source]
     children = np.unique(events["child"].to_numpy())
     rec_child, duplicate = identity.person_records(rng, children, profile)
@@ -161,10 +165,6 @@ def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.
     rows["former_last_name"] = np.where(rows["last_name"] != rows["former_surname"],
                                         rows["former_surname"], None)
     _supplier_values(rng, supplier, rows, pop)
-    rendered = render.render(rows, supplier.map_name, flag_words=supplier.flag_words,
-                             spreadsheet=supplier.encoding == "xlsx")
-    faults = _faults(rng, supplier.source, rendered,
-                     load("agencies")["faults"].get(supplier.source, {}))
     # a duplicate may get no rows; pandas hashes (np.isin on strings compares every pair)
     used = pd.Series(refs).isin(events["person_ref"]).to_numpy()
     truth = pd.DataFrame({
@@ -174,6 +174,19 @@ def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.
         "family_id": pop["family_id"].to_numpy()[rec_child[used]],
         "twin_group_id": pop["twin_group_id"].to_numpy()[rec_child[used]],
     })
+    return rows, truth
+
+
+def agency_extract(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
+                   looked_after: np.ndarray, profile_name: str = STANDARD
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(the supplier's export, truth rows, faulty rows) for one agency's events."""
+    rng = stream(seed, f"{supplier.source}-records")
+    rows, truth = agency_records(rng, supplier, events, pop, looked_after, profile_name)
+    rendered = render.render(rows, supplier.map_name, flag_words=supplier.flag_words,
+                             spreadsheet=supplier.encoding == "xlsx")
+    faults = _faults(rng, supplier.source, rendered,
+                     load("agencies")["faults"].get(supplier.source, {}))
     return rendered, truth, faults
 
 
@@ -197,6 +210,52 @@ def _write(rendered: pd.DataFrame, supplier: Supplier, folder: Path, as_of: date
     return path
 
 
+def latest_census_year(as_of: date) -> int:
+    """The collection a return made on `as_of` belongs to (2026 is April 2025 to March 2026),
+    capped at the latest schema year the readers know."""
+    from sources.statutory.specs import spec
+
+    collection = as_of.year + (1 if as_of.month >= 4 else 0)
+    return min(collection, spec("cin_census")["years"]["last"])
+
+
+def statutory_returns(seed: int, supplier: Supplier, events: pd.DataFrame, pop: pd.DataFrame,
+                      looked_after: np.ndarray, profile: str, inbox: Path, as_of: date,
+                      census_year: int, alternatives: Path | None = None
+                      ) -> tuple[dict[str, int], pd.DataFrame, int]:
+    """An agency's records as the statutory returns it sends: (rows written per file or set,
+    relative to `inbox`, or to the inbox's folder for one written to `alternatives`; truth
+    rows; faulty rows)."""
+    rng = stream(seed, f"{supplier.source}-records")
+    records, truth = agency_records(rng, supplier, events, pop, looked_after, profile)
+    rate = load("agencies")["faults"].get(supplier.source, {})
+    folder = inbox / supplier.source
+    folder.mkdir(parents=True, exist_ok=True)
+    if supplier.source == "social_care":
+        records["bad"] = ((records["event_type"] == "REFERRAL").to_numpy()
+                          & (rng.random(len(records)) < rate.get("bad_date", 0.0)))
+        records["census_upn"], records["upn_unknown"] = returns.census_upns(rng, records, pop,
+                                                                            as_of)
+        cin = folder / f"cin_census_{census_year}_{as_of:%Y%m%d}.xml"
+        lac = folder / f"ssda903_{census_year}_{as_of:%Y%m%d}"
+        written = {str(cin.relative_to(inbox)):
+                   returns.write_cin_census(cin, records, census_year, as_of),
+                   str(lac.relative_to(inbox)): returns.write_ssda903(lac, records, census_year)}
+        broken = int(records["bad"].sum())
+        if alternatives is not None:
+            annex = alternatives / supplier.source / f"annex_a_{as_of:%Y%m%d}.xlsx"
+            annex.parent.mkdir(parents=True, exist_ok=True)
+            written[str(annex.relative_to(alternatives.parent))] = returns.write_annex_a(
+                annex, records[~records["bad"]])
+    else:
+        records["bad"] = ((records["record_type"] == "ATTENDANCE").to_numpy()
+                          & (rng.random(len(records)) < rate.get("negative_sessions", 0.0)))
+        sets = returns.write_school_census(folder, records, pop, as_of)
+        written = {f"{supplier.source}/school_census_{stem}": n for stem, n in sets.items()}
+        broken = int(records["bad"].sum())
+    return written, truth, broken
+
+
 def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Children by single year of age and sex, shaped like an ONS mid-year estimate."""
     from sources.synth.dates import age_on, day
@@ -212,15 +271,24 @@ def _population_estimate(pop: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 def generate(inbox: Path, truth: Path, population_file: Path, *, children: int = 10_000,
              seed: int = 42, as_of: date, file_format: str = "native",
-             profile: str = STANDARD,
+             profile: str = STANDARD, census_year: int | None = None,
+             alternatives: Path | None = None,
              on_stage: Callable[[str, int], None] | None = None) -> dict:
     """Write the extracts into `inbox/<source>/`, the truth CSV to `truth` and the population
     estimate CSV to `population_file`; returns counts, with `rows` keyed by each extract's path
-    relative to `inbox`. `profile` names the recording-error rates (profiles.yaml: `stress`
-    for error rates as high as real agency data). `on_stage(name, stages)` is told as each
+    relative to `inbox`. `file_format="statutory"` writes social care as a CIN census XML of
+    `census_year` (default: the latest schema year, no later than the extract date's
+    collection) and an SSDA903 CSV set, and school as termly school census sets; police and YOT
+    stay in their suppliers' layouts, having no national format. With `alternatives`, the
+    social care records are also written there as an Annex A workbook
+    (`<alternatives>/social_care/`), which a partnership sends instead of the census and 903:
+    the same events, so it stays out of the inbox. `profile` names the
+    recording-error rates (profiles.yaml: `stress` for error rates as high as real agency
+    data). `on_stage(name, stages)` is told as each
     stage starts (a command line's progress display)."""
-    if file_format not in ("native", "parquet"):
-        raise ValueError("file_format must be 'native' or 'parquet'")
+    if file_format not in FORMATS:
+        raise ValueError(f"file_format must be one of {', '.join(FORMATS)}")
+    census_year = census_year or latest_census_year(as_of)
     agencies(profile)                      # an unknown profile fails before any work
     stages = 3 + len(SUPPLIERS)
 
@@ -241,16 +309,24 @@ def generate(inbox: Path, truth: Path, population_file: Path, *, children: int =
         "social_care": care,
         "police": police.events(stream(seed, "police"), pop, cfg["police"], as_of,
                                 care[care["event_type"] == "MISSING"]),
-        "school": school.events(stream(seed, "school"), pop, cfg["school"], as_of),
+        "school": school.events(stream(seed, "school"), pop, cfg["school"], as_of,
+                                sixth_form=file_format == "statutory"),
         "yot": yot.events(stream(seed, "yot"), pop, cfg["yot"], as_of, looked_after),
     }
     rows, truths, faults = {}, [], {}
     for source, supplier in SUPPLIERS.items():
         at(f"extract {source}")
-        rendered, records, broken = agency_extract(seed, supplier, events[source], pop,
-                                                   looked_after, profile)
-        path = _write(rendered, supplier, inbox / source, as_of, file_format)
-        rows[str(path.relative_to(inbox))] = len(rendered)
+        if file_format == "statutory" and source in STATUTORY:
+            written, records, broken = statutory_returns(seed, supplier, events[source], pop,
+                                                         looked_after, profile, inbox, as_of,
+                                                         census_year, alternatives)
+            rows.update(written)
+        else:
+            rendered, records, broken = agency_extract(seed, supplier, events[source], pop,
+                                                       looked_after, profile)
+            path = _write(rendered, supplier, inbox / source, as_of,
+                          "native" if file_format == "statutory" else file_format)
+            rows[str(path.relative_to(inbox))] = len(rendered)
         faults[source] = broken
         truths.append(records)
     at("truth and population estimate")

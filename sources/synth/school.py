@@ -99,10 +99,16 @@ def _exclusions(rng, pop, pupils, phase, urn, cfg, as_of) -> pd.DataFrame:
     })
 
 
-def events(rng: np.random.Generator, pop: pd.DataFrame, cfg: dict, as_of: date) -> pd.DataFrame:
+def events(rng: np.random.Generator, pop: pd.DataFrame, cfg: dict, as_of: date,
+           sixth_form: bool = False) -> pd.DataFrame:
+    """`sixth_form` adds the 16- and 17-year-olds in school sixth forms, whom the termly census
+    counts; the Register export holds pupils of compulsory school age only."""
     ages = age_on(pop["dob"].to_numpy().astype("datetime64[D]"), day(as_of))
     school_age = np.flatnonzero((ages >= 4) & (ages <= 15))
     pupils = school_age[rng.random(len(school_age)) < cfg["on_roll"]]
+    if sixth_form:
+        older = np.flatnonzero((ages >= 16) & (ages <= 17))
+        pupils = np.sort(np.r_[pupils, older[rng.random(len(older)) < cfg["sixth_form"]]])
     phase = _phase(rng, pop, pupils, ages, cfg)
     urn = _urns(rng, phase)
     out = pd.concat([_attendance(rng, pop, pupils, phase, urn, cfg, as_of),
