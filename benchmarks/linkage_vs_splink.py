@@ -336,6 +336,13 @@ def read_clusters(clusters: Path) -> pd.DataFrame:
     return predicted
 
 
+def score(clusters: Path, meta: dict) -> dict:
+    """Pairwise figures of a CLUSTERS.csv against its data set's labels (the other benchmarks
+    score their runs by this too)."""
+    predicted = read_clusters(clusters)
+    return score_people(predicted, truth_frame(predicted, meta))
+
+
 def splink_sweep(clusters: Path, truth: pd.DataFrame) -> dict[float, dict]:
     """Splink's figures at each of THRESHOLDS: connected components of its predictions."""
     from scipy.sparse import coo_matrix
