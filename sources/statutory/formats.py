@@ -1,7 +1,8 @@
 """Which statutory reader a delivery needs, from what it is rather than what it is called: a
-folder is a termly school census when it holds the census header table and an SSDA903 set
-otherwise, an XML file is told by its root element, a workbook is Annex A when
-its sheets are named like the Annex A lists."""
+folder is a termly school census when it holds a census table, a Standard Safeguarding Dataset
+extract when it holds an SSD table and an SSDA903 set otherwise, an XML file is told by its root
+element, a JSON file is a DfE CSC API payload, a workbook is Annex A when its sheets are named
+like the Annex A lists."""
 
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMI
     """The reader for a statutory return, or None for a file the column-map readers read."""
     if path.is_dir():
         from sources.statutory.school_census import SchoolCensusSetSource, is_school_census
+        from sources.statutory.ssd import SsdSetSource, is_ssd
         from sources.statutory.ssda903 import Ssda903SetSource
 
         if is_school_census(path):
             return SchoolCensusSetSource(path, file_name)
+        if is_ssd(path):
+            return SsdSetSource(path, file_name)
         return Ssda903SetSource(path, file_name)
     if path.suffix.lower() in XLSX_SUFFIXES:
         from sources.statutory.annex_a import AnnexASource, is_annex_a
