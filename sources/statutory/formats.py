@@ -23,8 +23,11 @@ WORKBOOK_PART_MAX = 1 << 20          # bytes: a workbook part lists sheets, a fe
 SHEET_NAME = re.compile(r'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"')
 
 
-def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMITS):
-    """The reader for a statutory return, or None for a file the column-map readers read."""
+def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMITS,
+                   earlier: list[tuple[Path, str]] | tuple = ()):
+    """The reader for a statutory return, or None for a file the column-map readers read.
+    `earlier`: the feed's earlier deliveries (path, delivered name), for a format whose
+    deliveries are deltas of one another (the CSC API payload)."""
     if path.is_dir():
         from sources.statutory.school_census import SchoolCensusSetSource, is_school_census
         from sources.statutory.ssd import SsdSetSource, is_ssd
@@ -40,6 +43,10 @@ def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMI
 
         names = sheet_names(path)
         return AnnexASource(path, file_name, limits) if is_annex_a(names) else None
+    if path.suffix.lower() == ".json":
+        from sources.statutory.csc_api import CscApiSource
+
+        return CscApiSource(path, file_name, earlier)
     if path.suffix.lower() != ".xml":
         return None
     root = root_name(path, file_name)
