@@ -92,4 +92,6 @@ def read_extract(path: Path, kind: str, maps: dict[str, ColumnMap], file_name: s
     source = _open(path, maps, map_name, limits, file_name, earlier)
     cmap, header_row = _choose(source, kind, maps, file_name, map_name)
     raw = source.read(header_row)
-    return ReadExtract(raw=raw, cmap=cmap, mapped=apply_map(raw, cmap, file_name))
+    mapped = apply_map(raw, cmap, file_name)
+    mapped.source = raw.frame
+    return ReadExtract(raw=raw, cmap=cmap, mapped=mapped)

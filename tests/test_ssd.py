@@ -68,7 +68,8 @@ def test_every_table_gives_its_events_with_the_childs_names_and_identifiers(tmp_
     assert (people["la_child_id"] == people.index).all()
     result = validate_extract(extract.mapped, date(2026, 4, 5), "social_care.ssd")
     assert result.quarantined_rows == []
-    assert result.warnings == {"upn must be a UPN with a valid check letter":
+    assert result.warnings == {"DfE 1510: UPN invalid (wrong check letter at character 1) "
+                               "(upn must be a UPN with a valid check letter)":
                                int((frame["person_ref"].isin(spoilt)).sum()),
                                "nhs_number must be an NHS number with a valid check digit":
                                int((frame["person_ref"].isin(spoilt)).sum())}

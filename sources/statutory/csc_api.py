@@ -26,7 +26,8 @@ from sources.statutory.specs import spec
 
 FORMAT = "csc_api"
 MAP_NAME = "csc_api"
-EVENT_COLUMNS = ["CSCEventRef", "CSCEventType", "StartDate", "EndDate", "Factors"]
+EVENT_COLUMNS = ["CSCEventRef", "CSCEventType", "StartDate", "EndDate", "Factors",
+                 "FactorsAsSent"]
 ASK = "Ask the council's data team to produce the payload again from ssd_api_data_staging."
 
 
@@ -249,8 +250,8 @@ def _child_rows(child: dict, rows: FlatRows) -> None:
                 start = _text(block.get(event["start"]))
                 if start is None and event["type"] != "REFERRAL":
                     continue        # an optional date (an ICPC not held) is no event
-                own = sorted({f.strip().upper() for f in block.get("factors") or []
-                              if f.strip()})
+                sent = [f.strip().upper() for f in block.get("factors") or [] if f.strip()]
+                own = sorted(set(sent))
                 factors = (own if event.get("factors") == "own" else
                            every if event.get("factors") == "episode" else [])
                 rows.add({**person, "CSCEventRef": f"{ref}#{event['type']}",
@@ -258,5 +259,7 @@ def _child_rows(child: dict, rows: FlatRows) -> None:
                           "EndDate": _text(block.get(event["end"])) if event.get("end")
                           else None,
                           "Factors": ",".join(f for f in factors if f != "21") or None,
+                          "FactorsAsSent": ",".join(sent) if event.get("factors") == "own"
+                          and sent else None,
                           **{c: _text(block.get(f))
                              for c, f in (event.get("fields") or {}).items()}})

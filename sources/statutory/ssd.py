@@ -27,7 +27,8 @@ MAP_NAME = "ssd"
 WHERE = "_where"
 ASK = "Ask the council's data team to run the SSD extract again and send every table."
 MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
-EVENT_COLUMNS = ["SSDEventRef", "SSDEventType", "StartDate", "EndDate", "Factors"]
+EVENT_COLUMNS = ["SSDEventRef", "SSDEventType", "StartDate", "EndDate", "Factors",
+                 "FactorsAsSent"]
 PERSON_EXTRA = ["UPN", "FormerUPN", "ULN", "Postcode"]
 
 
@@ -178,7 +179,14 @@ def check_tables(tables: dict[str, pd.DataFrame], file_name: str) -> None:
 
 
 def factor_codes(text: str | None, where: str, file_name: str) -> list[str]:
-    """An assessment's factor codes from either JSON form; anything else refuses the extract."""
+    """An assessment's factor codes, without 21 (no factors)."""
+    none = spec(FORMAT)["factors"]["none"]
+    return [c for c in sent_codes(text, where, file_name) if c != none]
+
+
+def sent_codes(text: str | None, where: str, file_name: str) -> list[str]:
+    """An assessment's factor codes as sent (21 and repeats kept, for the DfE rules 8869 and
+    8898), from either JSON form; anything else refuses the extract."""
     f = spec(FORMAT)["factors"]
     if text is None:
         return []
@@ -197,11 +205,11 @@ def factor_codes(text: str | None, where: str, file_name: str) -> list[str]:
     else:
         raise ExtractError(file_name, f"{where}, column {f['json']}: JSON that is neither a list "
                            "of factor codes nor an object of codes and Yes/No", ASK)
-    return [c.strip().upper() for c in codes if c.strip() and c.strip() != f["none"]]
+    return [c.strip().upper() for c in codes if c.strip()]
 
 
 def _factors(tables: dict[str, pd.DataFrame], file_name: str) -> dict[str, list[str]]:
-    """assessment id -> its factor codes."""
+    """assessment id -> its factor codes as sent."""
     f = spec(FORMAT)["factors"]
     frame = tables.get(f["table"])
     if frame is None:
@@ -209,8 +217,13 @@ def _factors(tables: dict[str, pd.DataFrame], file_name: str) -> dict[str, list[
     out: dict[str, list[str]] = {}
     for assessment, text, where in zip(frame[f["assessment"]], frame.get(f["json"]),
                                        frame[WHERE], strict=True):
-        out.setdefault(assessment, []).extend(factor_codes(text, where, file_name))
-    return {k: sorted(set(v)) for k, v in out.items()}
+        out.setdefault(assessment, []).extend(sent_codes(text, where, file_name))
+    return out
+
+
+def _counted(codes) -> list[str]:
+    none = spec(FORMAT)["factors"]["none"]
+    return sorted({c for c in codes if c != none})
 
 
 def _identifiers(tables: dict[str, pd.DataFrame], header: SsdHeader) -> pd.DataFrame:
@@ -275,7 +288,8 @@ def flatten(tables: dict[str, pd.DataFrame], file_name: str, header: SsdHeader) 
         link = s["factors"]["referral_of_assessment"]
         key = s["tables"][owner]["key"]
         for assessment, referral in zip(assessments[key], assessments.get(link), strict=True):
-            by_referral.setdefault(referral, set()).update(factors.get(assessment, []))
+            by_referral.setdefault(referral, set()).update(_counted(factors.get(assessment,
+                                                                                 [])))
     parts = []
     for event in s["events"]:
         frame = tables.get(event["table"])
@@ -283,8 +297,10 @@ def flatten(tables: dict[str, pd.DataFrame], file_name: str, header: SsdHeader) 
             continue
         t = s["tables"][event["table"]]
         ids = frame[t["key"]]
+        sent = None
         if event.get("factors") == "own":
-            codes = ids.map(lambda i: factors.get(i, []))
+            codes = ids.map(lambda i: _counted(factors.get(i, [])))
+            sent = ids.map(lambda i: ",".join(factors.get(i, [])) or None)
         elif event.get("factors") == "referral":
             codes = ids.map(lambda i: sorted(by_referral.get(i, ())))
         else:
@@ -295,6 +311,7 @@ def flatten(tables: dict[str, pd.DataFrame], file_name: str, header: SsdHeader) 
             "StartDate": frame.get(event["start"]),
             "EndDate": frame.get(event["end"]) if event.get("end") else None,
             "Factors": codes.map(lambda c: ",".join(c) or None),
+            "FactorsAsSent": sent,
             **{c: frame.get(col) for c, col in (event.get("fields") or {}).items()},
         })
         who = person.loc[frame[t["person"]].tolist()].reset_index(drop=True)
