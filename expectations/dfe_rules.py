@@ -11,6 +11,7 @@ parts joined with '|', matched by the rule's regular expression, so a rule is da
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -24,6 +25,10 @@ from sources.common.yamlfiles import read_yaml
 
 RULES_PATH = Path(__file__).parent / "dfe_rules.yaml"
 HELPER = "dfe__{code}"
+# a rule that finds a repeated code needs a group for its back-reference; pandas warns about
+# every group when GX runs the pattern, once per run, in the run's log
+warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression",
+                        category=UserWarning)
 
 
 @dataclass(frozen=True)

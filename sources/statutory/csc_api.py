@@ -61,17 +61,20 @@ class CscApiSource:
         self.header = CscApiHeader()
 
     def peek(self) -> list[list[str]]:
-        records = child_records(self.path, self.file_name)
+        self._count(child_records(self.path, self.file_name))
+        return [columns()]
+
+    def _count(self, records: list[tuple[dict, str]]) -> None:
         purged = sum(1 for r, _ in records if r.get(spec(FORMAT)["purge"]) is True)
         self.header.fields.update({"children": len(records) - purged, "deletions": purged})
-        return [columns()]
 
     def read(self, header_row: int = 1) -> RawExtract:
         state: dict[str, dict] = {}
         for path, name in [*self.earlier, (self.path, self.file_name)]:
-            for record, _ in child_records(path, name):
+            records = child_records(path, name)
+            for record, _ in records:
                 fold(state, record)
-        self.peek()
+        self._count(records)
         self.header.fields["earlier_deliveries"] = len(self.earlier)
         rows = FlatRows(columns())
         for child_id in sorted(state):
