@@ -186,3 +186,12 @@ def test_a_delivery_is_received_with_its_counts_and_loads_every_row(tmp_path):
     outcome = steps.ingest_extract(build, home, receipt, 0, day.date())
     assert outcome.status == "loaded" and outcome.rows_quarantined == 0
     assert outcome.rows_in == outcome.rows_loaded > 0
+
+
+def test_a_payload_of_two_authorities_is_refused(tmp_path):
+    children = csc_children(2)
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps([{"la_code": 201, "Children": children[:1]},
+                                {"la_code": 202, "Children": children[1:]}]))
+    assert _refused(path).startswith("payload.json: the payload holds documents of 2 local "
+                                     "authorities (la_code)")

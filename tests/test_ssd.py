@@ -178,3 +178,35 @@ def test_an_extract_is_received_whole_and_loads_every_row(tmp_path):
     finally:
         con.close()
     assert people == (6, 6, 6)
+
+
+def test_tables_may_be_delivered_as_parquet(tmp_path):
+    folder, _ = _extract(tmp_path, 6)
+    csv_events = _read(folder).mapped.frame.set_index("record_id")
+    for table in ("ssd_person", "ssd_missing"):
+        frame = pd.read_csv(folder / f"{table}.csv", dtype=str)
+        if table == "ssd_missing":      # typed as a case system's export would type it
+            frame["miss_missing_episode_end_date"] = pd.to_datetime(
+                frame["miss_missing_episode_end_date"])
+        frame.to_parquet(folder / f"{table}.parquet", index=False)
+        (folder / f"{table}.csv").unlink()
+    parquet_events = _read(folder).mapped.frame.set_index("record_id")
+    columns = ["event_type", "start_at", "end_at", "first_name", "upn", "missing_type",
+               "rhi_offered"]
+    assert parquet_events.loc[csv_events.index, columns].equals(csv_events[columns])
+
+
+def test_two_files_of_one_table_are_refused(tmp_path):
+    folder, _ = _extract(tmp_path, 3)
+    (folder / "more_people.csv").write_bytes((folder / "ssd_person.csv").read_bytes())
+    assert ("ssd_2026: more_people.csv and ssd_person.csv are both the ssd_person table"
+            in _refused(folder))
+
+
+def test_a_childs_upn_comes_from_the_send_table_when_no_linked_identifier_gives_one(tmp_path):
+    folder, truth = _extract(tmp_path, 6)
+    (folder / "ssd_linked_identifiers.csv").unlink()
+    people = _read(folder).mapped.frame.drop_duplicates("person_ref").set_index("person_ref")
+    valid = truth[truth["ids_valid"] == "True"].set_index("person_id")["upn"]
+    assert people.loc[valid.index, "upn"].to_dict() == valid.to_dict()
+    assert people["former_upn"].isna().all()       # an ended UPN is only a linked identifier

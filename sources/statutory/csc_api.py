@@ -102,12 +102,15 @@ def child_records(path: Path, file_name: str) -> list[tuple[dict, str]]:
     """Every child record of the file with its JSON path, each checked (`check_child`)."""
     s = spec(FORMAT)
     found: list[tuple[dict, str]] = []
+    la_codes: set[str] = set()
 
     def walk(node, where: str) -> None:
         if isinstance(node, list):
             for i, item in enumerate(node):
                 walk(item, f"{where}[{i}]")
         elif isinstance(node, dict) and s["children"] in node:
+            if node.get(s["la_code"]) is not None:
+                la_codes.add(str(node[s["la_code"]]))
             walk(node[s["children"]], f"{where}.{s['children']}")
         elif isinstance(node, dict) and s["child_id"] in node:
             found.append((node, where))
@@ -117,6 +120,9 @@ def child_records(path: Path, file_name: str) -> list[tuple[dict, str]]:
                                ASK)
 
     walk(_load(path, file_name), "$")
+    if len(la_codes) > 1:
+        raise ExtractError(file_name, f"the payload holds documents of {len(la_codes)} local "
+                           f"authorities ({s['la_code']}); a feed is one authority's", ASK)
     for record, where in found:
         check_child(record, where, file_name)
     return found

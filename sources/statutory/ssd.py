@@ -1,4 +1,5 @@
-"""The Standard Safeguarding Dataset extract (D2I's SSD): a folder of CSV tables into event rows.
+"""The Standard Safeguarding Dataset extract (D2I's SSD): a folder of tables (CSV or Parquet) into
+event rows.
 
 The SSD is how names and cross-agency identifiers reach a partnership from a council's case
 system: unlike the CIN census it names the child (ssd_person) and lists the child's other
@@ -18,7 +19,7 @@ from functools import cache
 import pandas as pd
 
 from sources.errors import ExtractError
-from sources.readers import CsvSource, RawExtract
+from sources.readers import CsvSource, ParquetSource, RawExtract
 from sources.statutory.sets import named_files
 from sources.statutory.specs import spec
 
@@ -27,6 +28,7 @@ MAP_NAME = "ssd"
 WHERE = "_where"
 ASK = "Ask the council's data team to run the SSD extract again and send every table."
 MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
+TABLE_SUFFIXES = (".csv", ".parquet")
 EVENT_COLUMNS = ["SSDEventRef", "SSDEventType", "StartDate", "EndDate", "Factors",
                  "FactorsAsSent"]
 PERSON_EXTRA = ["UPN", "FormerUPN", "ULN", "Postcode"]
@@ -53,12 +55,13 @@ def table_of(heading: list[str]) -> tuple[str, bool] | None:
 
 
 def _heading(path, name: str, set_name: str) -> list[str]:
-    return [h.strip().lower() for h in (_csv(path, name, set_name).peek() or [[]])[0]]
+    return [h.strip().lower() for h in (_source(path, name, set_name).peek() or [[]])[0]]
 
 
-def _csv(path, name: str, set_name: str) -> CsvSource:
+def _source(path, name: str, set_name: str) -> CsvSource | ParquetSource:
+    """A table file as CSV, or as Parquet when delivered so (by its delivered name)."""
     try:
-        return CsvSource(path)
+        return ParquetSource(path) if name.lower().endswith(".parquet") else CsvSource(path)
     except ExtractError as exc:      # named as the set's file, not its archive copy
         raise ExtractError(set_name, f"{name}: {exc.problem}", exc.action) from None
 
@@ -66,7 +69,7 @@ def _csv(path, name: str, set_name: str) -> CsvSource:
 def is_ssd(folder) -> bool:
     """A folder holding the SSD's person table (or any SSD table) is an SSD extract."""
     return any(table_of(_heading(p, n, folder.name)) is not None
-               for p, n in named_files(folder) if n.lower().endswith(".csv"))
+               for p, n in named_files(folder) if n.lower().endswith(TABLE_SUFFIXES))
 
 
 class SsdHeader:
@@ -125,7 +128,7 @@ class SsdSetSource:
 
     def _table(self, table: str) -> pd.DataFrame:
         path, name = self._tables()[table]
-        frame = _csv(path, name, self.file_name).read(1).frame
+        frame = _source(path, name, self.file_name).read(1).frame
         frame = frame.rename(columns=lambda c: str(c).strip().lower())
         frame = frame.apply(lambda s: s.str.strip()).replace("", None)
         frame = frame.apply(lambda s: s.str.replace(MIDNIGHT, r"\1", regex=True))
@@ -279,6 +282,14 @@ def flatten(tables: dict[str, pd.DataFrame], file_name: str, header: SsdHeader) 
             person[column] = person[column].where(person[column].notna(), linked[column])
         else:
             person[column] = linked[column]
+    send = tables.get(s["send"]["table"])
+    if send is not None and not send.empty:
+        held = send.drop_duplicates(s["tables"][s["send"]["table"]]["person"]).set_index(
+            s["tables"][s["send"]["table"]]["person"])
+        for column, source in s["send"]["columns"].items():
+            if source in held:
+                person[column] = person[column].where(person[column].notna(),
+                                                      held[source].reindex(person.index))
     person["Postcode"] = _postcodes(tables).reindex(person.index)
     factors = _factors(tables, file_name)
     by_referral: dict[str, set[str]] = {}

@@ -60,6 +60,7 @@ TABLES = {
     "ssd_missing": ["miss_table_id", "miss_person_id", "miss_missing_episode_start_date",
                     "miss_missing_episode_type", "miss_missing_episode_end_date",
                     "miss_missing_rhi_offered", "miss_missing_rhi_accepted"],
+    "ssd_send": ["send_table_id", "send_upn", "send_uln", "send_upn_unknown", "send_person_id"],
     "ssd_cla_convictions": ["clac_cla_conviction_id", "clac_person_id",
                             "clac_cla_conviction_date", "clac_cla_conviction_offence"],
 }
@@ -109,6 +110,7 @@ def write_ssd(folder: Path, n: int, seed: int = 7, as_of: date = date(2026, 3, 3
                                                    until])
         rows["ssd_address"].append([f"A{ids[i]}", json.dumps({"postcode": "ZX1 1AA"}), pid,
                                     "HOME", dob, "", f"ZX{1 + i % 9} {i % 10}AB"])
+        rows["ssd_send"].append([f"S{ids[i]}", upn_i, f"{5000000000 + ids[i]}", "", pid])
         codes = sorted({str(c) for c in FACTORS[pick[i]]})
         if "21" in codes:
             codes = ["21"]
