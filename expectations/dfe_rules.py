@@ -68,41 +68,52 @@ def expectations(rules: tuple[DfeRule, ...]):
 def add_helper_columns(frame: pd.DataFrame, source: pd.DataFrame | None,
                        rules: tuple[DfeRule, ...]) -> None:
     """One column per check rule, in place: the rule's parts joined with '|' on the rows that
-    break it, NULL on the others. Each distinct combination of parts is joined and matched
-    once: a return repeats the same few codes on hundreds of thousands of rows, and a string
-    per row and a regular expression run by GX over every row were most of the rules' cost."""
+    break it, NULL on the others. Each part is coded by its distinct values and each distinct
+    combination of them joined and matched once: a return repeats the same few codes on
+    hundreds of thousands of rows, and a string per row and a regular expression run by GX over
+    every row were most of the rules' cost."""
     for rule in rules:
         if not rule.check:
             continue
-        parts = [_part(p, frame, source).fillna("") for p in rule.check["parts"]]
-        codes, combos = pd.MultiIndex.from_arrays(parts).factorize()
-        joined = np.array(["|".join(map(str, c)) for c in combos], dtype=object)
+        coded = [_part(p, frame, source) for p in rule.check["parts"]]
+        key = np.zeros(len(frame), dtype=np.int64)
+        for codes, texts in coded:      # one compact code per combination, kept small
+            key = pd.factorize(key * len(texts) + codes)[0]
+        _, first, rows = np.unique(key, return_index=True, return_inverse=True)
+        joined = np.array(["|".join(texts[codes[r]] for codes, texts in coded) for r in first],
+                          dtype=object)
         pattern = re.compile(rule.check["breaks"])
         broken = np.array([pattern.search(j) is not None for j in joined], dtype=bool)
-        frame[rule.helper] = np.where(broken[codes], joined[codes], None)
+        frame[rule.helper] = np.where(broken[rows], joined[rows], None)
 
 
-def _part(part, frame: pd.DataFrame, source: pd.DataFrame | None) -> pd.Series:
-    empty = pd.Series(None, index=frame.index, dtype=object)
+def _part(part, frame: pd.DataFrame, source: pd.DataFrame | None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """A part as (a code per row, the text of each code), a blank as ''."""
+    blank = (np.zeros(len(frame), dtype=np.int64), np.array([""], dtype=object))
     if isinstance(part, str):
         if source is None or part not in source:
-            return empty
-        text = source[part].reindex(frame.index).astype("string").str.strip()
-        return text.mask(text == "").astype(object)
+            return blank
+        return _coded(source[part].reindex(frame.index))
     if "age_at" in part:
         if "dob" not in frame or part["age_at"] not in frame:
-            return empty
+            return blank
         born, at = pd.to_datetime(frame["dob"]), pd.to_datetime(frame[part["age_at"]])
         years = at.dt.year - born.dt.year - ((at.dt.month * 100 + at.dt.day)
                                              < (born.dt.month * 100 + born.dt.day))
-        return years.astype("Int64").astype("string").astype(object).where(years.notna(), None)
+        return _coded(years.astype("Int64"))
     if "ended_after" in part:
+        states = np.array(["open", "after", "on_or_before"], dtype=object)
         if "end_at" not in frame:
-            return pd.Series("open", index=frame.index, dtype=object)
+            return np.zeros(len(frame), dtype=np.int64), states
         limit = pd.Timestamp(date.fromisoformat(str(part["ended_after"])))
         end = pd.to_datetime(frame["end_at"])
-        return pd.Series(np.where(end.isna(), "open", np.where(end > limit, "after",
-                                                                "on_or_before")),
-                         index=frame.index, dtype=object)
+        return np.where(end.isna(), 0, np.where(end > limit, 1, 2)).astype(np.int64), states
     raise ValueError(f"{RULES_PATH}: a rule part is a flat column, age_at or ended_after, "
                      f"not {part!r}")
+
+
+def _coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64), texts
