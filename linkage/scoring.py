@@ -14,7 +14,7 @@ alone (linkage/evidence.py).
 from __future__ import annotations
 
 from linkage.comparisons import Comparison
-from linkage.evidence import too_little_evidence
+from linkage.evidence import insufficient_evidence
 from linkage.rules import CONFLICT_RULE, DETERMINISTIC_PREFIX, PROBABILISTIC_RULE
 
 
@@ -60,7 +60,7 @@ def score_sql(settings: dict, comparisons: list[Comparison], gamma_table: str,
     rules = [f"WHEN g.det_rule IS NOT NULL AND NOT g.strong_conflict THEN "
              f"'{DETERMINISTIC_PREFIX}' || g.det_rule",
              f"WHEN g.strong_conflict THEN '{CONFLICT_RULE}'"]
-    weak = too_little_evidence(settings, comparisons)
+    weak = insufficient_evidence(settings, comparisons)
     if weak:
         rules.append(f"WHEN {weak[1]} THEN '{weak[0]}'")
     for name, condition in veto_conditions(settings, comparisons):

@@ -401,9 +401,8 @@ def earlier_deliveries(receipts: list[Receipt], receipt: Receipt,
     format whose deliveries are deltas of one another (its reader folds them)."""
     if not receipt.header.get("folds_earlier"):
         return []
-    mine = sorted((r for r in receipts if r.source == receipt.source and r.status == "accepted"
-                   and r.sha256 not in unusable and r.header.get("folds_earlier")),
+    here = (receipt.received_at, receipt.file_name)
+    return sorted((r for r in receipts if r.source == receipt.source and r.status == "accepted"
+                   and r.sha256 not in unusable and r.header.get("folds_earlier")
+                   and (r.received_at, r.file_name) < here),
                   key=lambda r: (r.received_at, r.file_name))
-    keys = [(r.received_at, r.file_name) for r in mine]
-    return [r for r, k in zip(mine, keys, strict=True)
-            if k < (receipt.received_at, receipt.file_name)]

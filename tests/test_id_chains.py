@@ -65,8 +65,8 @@ def test_a_date_of_birth_and_sex_alone_never_link_two_records():
                          "record_key_r = 'school:P2'").fetchone()
     assert scored[0] == "dob_and_sex_only" and scored[1] == 0.0
     assert scored[2] > 0.02         # the model alone would have linked them
-    assert summary["too_little_evidence_pairs"] >= 1
-    off = {**DOB_RULE, "too_little_evidence": {"only": []}}
+    assert summary["insufficient_evidence_pairs"] >= 1
+    off = {**DOB_RULE, "insufficient_evidence": {"only": []}}
     without = _link([*RECORDS, *background(60)], off)[2]
     assert without["cin_census:C2"] == without["school:P2"]
 
