@@ -84,7 +84,12 @@ def add_helper_columns(frame: pd.DataFrame, source: pd.DataFrame | None,
                           dtype=object)
         pattern = re.compile(rule.check["breaks"])
         broken = np.array([pattern.search(j) is not None for j in joined], dtype=bool)
-        frame[rule.helper] = np.where(broken[rows], joined[rows], None)
+        # a category per breaking combination: GX copies the frame for every metric, and a
+        # small code per row costs it far less than an object pointer per row
+        codes_of_broken, categories = pd.factorize(joined[broken])   # two may read alike
+        category = np.full(len(joined), -1, dtype=np.int64)
+        category[broken] = codes_of_broken
+        frame[rule.helper] = pd.Categorical.from_codes(category[rows], categories)
 
 
 def _part(part, frame: pd.DataFrame, source: pd.DataFrame | None
