@@ -17,6 +17,8 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from expectations import dfe_rules
+from expectations.dfe_rules import DfeRule
 from sources.codes import translation
 from sources.common.mappings import deep_merge
 from sources.common.periods import years_before
@@ -142,9 +144,12 @@ def add_helper_columns(frame: pd.DataFrame, kind: Kind, code_lists: dict[str, st
 
 def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
                 settings: dict | None = None,
-                code_lists: dict[str, str] | None = None) -> gx.ExpectationSuite:
-    """`code_lists` (code column -> translation) adds the code-in-force checks. The frame the
-    suite runs on must carry the helper columns `add_helper_columns` adds."""
+                code_lists: dict[str, str] | None = None,
+                dfe: tuple[DfeRule, ...] = ()) -> gx.ExpectationSuite:
+    """`code_lists` (code column -> translation) adds the code-in-force checks; `dfe` the DfE
+    rules of a statutory return's map (expectations/dfe_rules.py), which also name the suite's
+    own checks that are DfE rules. The frame the suite runs on must carry the helper columns
+    `add_helper_columns` (and, with `dfe`, dfe_rules.add_helper_columns) add."""
     settings = deep_merge(load_settings(), settings or {})
     formula_types = set(settings.get("formula_check_types") or [])
     warn_types = set(settings["warn_only_types"])
@@ -154,7 +159,7 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
     found: list[gxe.Expectation] = []
 
     def add(expectation, rule: str, column: str | None, severity: str = "critical"):
-        expectation.meta = {"rule": rule, "column": column}
+        expectation.meta = {"rule": dfe_rules.named(rule, dfe), "column": column}
         expectation.severity = severity
         found.append(expectation)
 
@@ -203,4 +208,6 @@ def build_suite(kind: Kind, columns: list[str], as_of: date, name: str,
                 f"dob must not be after {event} (a child cannot appear before birth)", "dob")
     for expectation, rule, column in _code_periods(kind, present, code_lists or {}, as_of):
         add(expectation, rule, column)
+    for expectation, rule, severity in dfe_rules.expectations(dfe):
+        add(expectation, rule, None, severity)
     return gx.ExpectationSuite(name=name, expectations=found)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from expectations import dfe_rules
 from expectations.context import ephemeral_context
 from expectations.suites import add_helper_columns, build_suite
 from sources.mapping import MappedExtract
@@ -92,6 +93,7 @@ def validation_frame(mapped: MappedExtract, reads: set[str] | None = None) -> pd
     copies the whole frame for each pair check."""
     frame = mapped.frame.copy(deep=False)      # helper columns are added to this copy only
     add_helper_columns(frame, mapped.kind, mapped.code_lists)
+    dfe_rules.add_helper_columns(frame, mapped.source, dfe_rules.rules_for(mapped.map_name))
     # the columns are picked, never the frame subset (which copies every one of them)
     names = [c for c in frame.columns if reads is None or c in reads]
     typed = [c for c in names if frame[c].dtype.kind in "bifmM"
@@ -120,7 +122,7 @@ def validate_extract(mapped: MappedExtract, as_of: date, suite_name: str,
     context = ephemeral_context()
     suite = context.suites.add(
         build_suite(mapped.kind, mapped.columns, as_of, suite_name, settings,
-                    code_lists=mapped.code_lists))
+                    code_lists=mapped.code_lists, dfe=dfe_rules.rules_for(mapped.map_name)))
     batch_definition = _batch_definition(context, suite_name)
     frame = validation_frame(mapped, suite_columns(suite))
     # every rule counted first; only the rules some row broke run again for those rows (listing

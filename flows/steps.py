@@ -19,7 +19,14 @@ from expectations.validate import validate_extract
 from flows.home import Home
 from flows.settings import DEFAULT_SETTINGS, HomeSettings, load_home_settings
 from sources import archive
-from sources.archive import Ledger, Receipt, Receiving, current_extracts, receive_inbox
+from sources.archive import (
+    Ledger,
+    Receipt,
+    Receiving,
+    current_extracts,
+    earlier_deliveries,
+    receive_inbox,
+)
 from sources.column_maps import ColumnMap, load_maps
 from sources.common.periods import default_as_of, reporting_period  # noqa: F401 (used by flows)
 from sources.errors import ExtractError
@@ -125,10 +132,15 @@ def ingest_extract(build: Path, home: Home, receipt: Receipt, seq: int, run_date
     outcome = ExtractOutcome(source=receipt.source, file_name=receipt.file_name,
                              extract_id=receipt.sha256, kind=kind.name,
                              map_name=receipt.map_name, status="rejected")
+    earlier = []
+    if receipt.header.get("folds_earlier"):     # a CSC API payload: the deltas before it
+        ledger = Ledger(home.ledger)
+        earlier = [(home.root / r.archive_path, r.file_name) for r in
+                   earlier_deliveries(ledger.receipts(), receipt, ledger.unusable_hashes())]
     try:
         extract = read_extract(home.root / receipt.archive_path, kind.name, maps,
                                receipt.file_name, receipt.map_name or None,
-                               _settings(home, settings).inbox.rules().limits)
+                               _settings(home, settings).inbox.rules().limits, earlier)
     except ExtractError as exc:
         outcome.problem = str(exc.naming(receipt.file_name))
         log.warning("rejected %s", outcome.problem)

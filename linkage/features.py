@@ -18,6 +18,7 @@ from nicknames import NickNamer
 
 from linkage.encoded import add_encoded_features
 from linkage.encoded import input_columns as encoded_input_columns
+from linkage.id_chains import resolve_id_chains
 from sources.common.sqlfiles import SqlFiles
 from sources.kinds import load_person_columns
 
@@ -134,6 +135,7 @@ def build_features(con: duckdb.DuckDBPyConnection, source_table: str,
     con.unregister("linkage_phonetic_df")
     con.execute("CREATE SCHEMA IF NOT EXISTS linkage")
     con.execute(SQL.read("features.sql"))
+    resolve_id_chains(con)
     if extras:
         carried = ", ".join(f"i.{e}" for e in extras)
         con.execute(f"CREATE OR REPLACE TABLE linkage.feature AS SELECT f.*, {carried} "

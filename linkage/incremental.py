@@ -31,6 +31,7 @@ from linkage.comparisons import NULL_LEVEL
 from linkage.context import LinkageRun
 from linkage.engine import InProcessPairs
 from linkage.features import build_features, input_select_sql, quoted_table
+from linkage.id_chains import resolve_id_chains
 from linkage.model import Model
 from linkage.rules import (
     CONFLICT_RULE,
@@ -176,6 +177,9 @@ class IncrementalPairs(InProcessPairs):
         if n_records != n_input:       # a record the last publication held no features for
             raise FullRelinkNeeded("the last publication's features miss some records")
         con.execute(f"CREATE OR REPLACE TEMP VIEW linkage_input AS {now}")
+        # a new record can join two UPNs of a child whose other records did not change: the
+        # chains are resolved over every record, and those whose UPN moves count as changed
+        resolve_id_chains(con)
         return int(n_records)
 
     def candidates(self, run: LinkageRun) -> dict:

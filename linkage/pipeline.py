@@ -205,6 +205,8 @@ def _summarise(summary: dict, cfg: dict, model, clusters, person: pd.DataFrame, 
         "deterministic_pairs": int(rules.get("deterministic", 0)),
         "strong_id_conflict_pairs": int(rules.get(CONFLICT_RULE, 0)),
         "vetoed_pairs": {v["name"]: int(rules.get(v["name"], 0)) for v in cfg.get("vetoes", [])},
+        "insufficient_evidence_pairs": int(rules.get(
+            (cfg.get("insufficient_evidence") or {}).get("name"), 0)),
         "pairs_above_threshold": int(above),
         "cluster_check_pairs": clusters.check_pairs,
         "guarded_components": clusters.guarded_components,

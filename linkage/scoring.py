@@ -7,12 +7,14 @@ agreeing on a rare one. Each comparison's part (its level's weight and tf adjust
 weight_<comparison>, so that a reader sees why a pair scored as it did (a waterfall, as Splink
 draws it): match_weight is the prior plus their sum. Identifier rules and vetoes then decide
 the final match_probability: strong id agrees (and none conflicts) => 1; a strong id conflicts
-or a veto fits => 0.
+or a veto fits => 0, and so does a pair the model could compare on a date of birth and sex
+alone (linkage/evidence.py).
 """
 
 from __future__ import annotations
 
 from linkage.comparisons import Comparison
+from linkage.evidence import insufficient_evidence
 from linkage.rules import CONFLICT_RULE, DETERMINISTIC_PREFIX, PROBABILISTIC_RULE
 
 
@@ -61,6 +63,9 @@ def score_sql(settings: dict, comparisons: list[Comparison], gamma_table: str,
     rules = [f"WHEN g.det_rule IS NOT NULL AND NOT g.strong_conflict THEN "
              f"'{DETERMINISTIC_PREFIX}' || g.det_rule",
              f"WHEN g.strong_conflict THEN '{CONFLICT_RULE}'"]
+    weak = insufficient_evidence(settings, comparisons)
+    if weak:
+        rules.append(f"WHEN {weak[1]} THEN '{weak[0]}'")
     for name, condition in veto_conditions(settings, comparisons):
         rules.append(f"WHEN {condition} THEN '{name}'")
     rule_case = "CASE " + " ".join(rules) + f" ELSE '{PROBABILISTIC_RULE}' END"

@@ -375,17 +375,34 @@ def current_extracts(receipts: list[Receipt], feeds: FeedTable,
     """The accepted extracts a build uses, oldest first.
 
     A full-refresh feed's newest delivery (the accepted files received on its latest day)
-    replaces everything before it; an incremental feed's files all count, later ones superseding
-    earlier rows with the same record id when loaded in this order. Files in `unusable` (failed
-    ingestion) are passed over, so a broken re-delivery never hides the last good one.
+    replaces everything before it, and a feed whose deliveries fold the earlier ones (the CSC
+    API payload) uses its newest file alone; an incremental feed's files all count, later ones
+    superseding earlier rows with the same record id when loaded in this order. Files in
+    `unusable` (failed ingestion) are passed over, so a broken re-delivery never hides the last
+    good one.
     """
     accepted = [r for r in receipts if r.status == "accepted" and r.sha256 not in unusable]
     chosen = []
     for source in sorted({r.source for r in accepted}):
         mine = sorted((r for r in accepted if r.source == source),
                       key=lambda r: (r.received_at, r.file_name))
-        if feeds.feed(source).refresh == "full":
+        if any(r.header.get("folds_earlier") for r in mine):
+            mine = mine[-1:]        # it holds every earlier delivery (sources.statutory.csc_api)
+        elif feeds.feed(source).refresh == "full":
             last_day = max(Path(r.archive_path).parent.name for r in mine)
             mine = [r for r in mine if Path(r.archive_path).parent.name == last_day]
         chosen.extend(mine)
     return chosen
+
+
+def earlier_deliveries(receipts: list[Receipt], receipt: Receipt,
+                       unusable: set[str] | frozenset[str] = frozenset()) -> list[Receipt]:
+    """The accepted deliveries of the receipt's feed received before it, oldest first, for a
+    format whose deliveries are deltas of one another (its reader folds them)."""
+    if not receipt.header.get("folds_earlier"):
+        return []
+    here = (receipt.received_at, receipt.file_name)
+    return sorted((r for r in receipts if r.source == receipt.source and r.status == "accepted"
+                   and r.sha256 not in unusable and r.header.get("folds_earlier")
+                   and (r.received_at, r.file_name) < here),
+                  key=lambda r: (r.received_at, r.file_name))

@@ -49,9 +49,9 @@ class ReadExtract:
 
 
 def _open(path: Path, maps: dict[str, ColumnMap], map_name: str | None, limits: ReadLimits,
-          file_name: str):
+          file_name: str, earlier: list[tuple[Path, str]] | tuple = ()):
     """The reader, with the named map's file hints (encoding, delimiter, sheet) if any."""
-    statutory = open_statutory(path, file_name, limits)
+    statutory = open_statutory(path, file_name, limits, earlier)
     if statutory is not None:
         return statutory
     hints = maps[map_name].file if map_name and map_name in maps else {}
@@ -84,11 +84,14 @@ def check_extract(path: Path, kind: str, maps: dict[str, ColumnMap], file_name: 
 
 
 def read_extract(path: Path, kind: str, maps: dict[str, ColumnMap], file_name: str,
-                 map_name: str | None = None,
-                 limits: ReadLimits = DEFAULT_LIMITS) -> ReadExtract:
+                 map_name: str | None = None, limits: ReadLimits = DEFAULT_LIMITS,
+                 earlier: list[tuple[Path, str]] | tuple = ()) -> ReadExtract:
     """The whole file read and mapped with the map that fits it (`file_name` is the name as
-    delivered, which messages quote; `path` may be its archive copy)."""
-    source = _open(path, maps, map_name, limits, file_name)
+    delivered, which messages quote; `path` may be its archive copy; `earlier`, the feed's
+    earlier deliveries, for a payload whose deliveries are deltas)."""
+    source = _open(path, maps, map_name, limits, file_name, earlier)
     cmap, header_row = _choose(source, kind, maps, file_name, map_name)
     raw = source.read(header_row)
-    return ReadExtract(raw=raw, cmap=cmap, mapped=apply_map(raw, cmap, file_name))
+    mapped = apply_map(raw, cmap, file_name)
+    mapped.source = raw.frame
+    return ReadExtract(raw=raw, cmap=cmap, mapped=mapped)

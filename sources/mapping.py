@@ -41,6 +41,9 @@ class MappedExtract:
     # code column -> `<table>.<translation>` it was mapped with, so validation can check that
     # each code was in force at the row's date (inline `codes:` carry no dates: not listed)
     code_lists: dict[str, str] = field(default_factory=dict)
+    # the reader's rows as read (by row number), for checks on fields the kind has no column for
+    # (the DfE rules of a statutory return: expectations/dfe_rules.yaml); not copied
+    source: pd.DataFrame | None = None
 
     @property
     def rows_in(self) -> int:

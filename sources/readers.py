@@ -24,6 +24,7 @@ GZIP_CSV_SUFFIXES = {f"{s}.gz" for s in CSV_SUFFIXES}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 XML_SUFFIXES = {".xml"}      # statutory returns (sources.statutory)
+JSON_SUFFIXES = {".json"}    # the DfE CSC API payload (sources.statutory.csc_api)
 PEEK_ROWS = 30
 MAX_FIELD = 64 << 20   # bytes in one CSV cell
 # Bytes that Windows-1252 leaves undefined: a file holding them is not cp1252.
@@ -86,6 +87,8 @@ def file_type(path: Path) -> str:
         return "parquet"
     if suffix in XML_SUFFIXES:
         return "xml"
+    if suffix in JSON_SUFFIXES:
+        return "json"
     raise ExtractError(
         path.name,
         f"files of type '{suffix or 'none'}' cannot be read",

@@ -21,7 +21,14 @@ from linkage.incremental import (
     settings_fingerprint,
     write_state,
 )
-from tests.builders.linkage_records import DUPLICATES, TWINS, background, load_staging, person
+from tests.builders.linkage_records import (
+    DUPLICATES,
+    TWINS,
+    background,
+    load_staging,
+    person,
+    upn,
+)
 from warehouse.db import connect
 from warehouse.schema import create_schema
 
@@ -121,3 +128,24 @@ def test_relink_state_is_read_back_and_other_features_force_a_full_relink(runs, 
     con.close()
     with pytest.raises(FullRelinkNeeded):
         _publish(_after(), tmp_path / "again.duckdb", Incremental(stale))
+
+
+def test_a_new_record_that_joins_two_upns_joins_the_unchanged_records_holding_them(tmp_path):
+    """A child's census record last year held its old UPN, this year's CIN record its new one;
+    tonight a school census record carries both (new and former): the chain reaches the
+    unchanged records too, as in a full relink."""
+    old_upn, new_upn = upn("938200000001"), upn("938200000002")
+    before = [*background(120, seed=3),
+              person("education:U1", "AMELIA", "HARGREAVE", "2015-02-03", "F", "ZX2 2AB",
+                     "5 ELM ROAD", upn=old_upn),
+              person("social:U2", None, None, "2015-02-03", "F", upn=new_upn)]
+    joining = person("education:U3", "AMELIA", "HARGREAVE", "2015-02-03", "F", "ZX2 2AB",
+                     "5 ELM ROAD", upn=new_upn)
+    joining["former_upn"] = old_upn
+    first = _publish(before, tmp_path / "first.duckdb")
+    inc = _publish([*before, joining], tmp_path / "inc.duckdb",
+                   Incremental(tmp_path / "first.duckdb"), previous_ids=first["ids"])
+    full = _publish([*before, joining], tmp_path / "full.duckdb", previous_ids=first["ids"])
+    for run in (inc, full):
+        ids = run["ids"].set_index("record_key")["person_id"]
+        assert ids["education:U1"] == ids["social:U2"] == ids["education:U3"]

@@ -1,7 +1,8 @@
 """Which statutory reader a delivery needs, from what it is rather than what it is called: a
-folder is a termly school census when it holds the census header table and an SSDA903 set
-otherwise, an XML file is told by its root element, a workbook is Annex A when
-its sheets are named like the Annex A lists."""
+folder is a termly school census when it holds a census table, a Standard Safeguarding Dataset
+extract when it holds an SSD table and an SSDA903 set otherwise, an XML file is told by its root
+element, a JSON file is a DfE CSC API payload, a workbook is Annex A when its sheets are named
+like the Annex A lists."""
 
 from __future__ import annotations
 
@@ -22,20 +23,30 @@ WORKBOOK_PART_MAX = 1 << 20          # bytes: a workbook part lists sheets, a fe
 SHEET_NAME = re.compile(r'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"')
 
 
-def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMITS):
-    """The reader for a statutory return, or None for a file the column-map readers read."""
+def open_statutory(path: Path, file_name: str, limits: ReadLimits = DEFAULT_LIMITS,
+                   earlier: list[tuple[Path, str]] | tuple = ()):
+    """The reader for a statutory return, or None for a file the column-map readers read.
+    `earlier`: the feed's earlier deliveries (path, delivered name), for a format whose
+    deliveries are deltas of one another (the CSC API payload)."""
     if path.is_dir():
         from sources.statutory.school_census import SchoolCensusSetSource, is_school_census
+        from sources.statutory.ssd import SsdSetSource, is_ssd
         from sources.statutory.ssda903 import Ssda903SetSource
 
         if is_school_census(path):
             return SchoolCensusSetSource(path, file_name)
+        if is_ssd(path):
+            return SsdSetSource(path, file_name)
         return Ssda903SetSource(path, file_name)
     if path.suffix.lower() in XLSX_SUFFIXES:
         from sources.statutory.annex_a import AnnexASource, is_annex_a
 
         names = sheet_names(path)
         return AnnexASource(path, file_name, limits) if is_annex_a(names) else None
+    if path.suffix.lower() == ".json":
+        from sources.statutory.csc_api import CscApiSource
+
+        return CscApiSource(path, file_name, earlier)
     if path.suffix.lower() != ".xml":
         return None
     root = root_name(path, file_name)
