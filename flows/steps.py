@@ -222,23 +222,18 @@ def relink_incrementally(con, home: Home, settings: HomeSettings):
         con.execute(f"DETACH {PREVIOUS}")
         log.info("linkage: full relink (%s)", reason)
         return None
-    return IncrementalPairs(PREVIOUS)
+    return IncrementalPairs(PREVIOUS, state["full_relink_on"])
 
 
-def record_relink(con, settings: HomeSettings, mode: str) -> None:
+def record_relink(con, settings: HomeSettings, mode: str, full_relink_on: date) -> None:
     """The relink state the next run reads: the settings' fingerprint, and the day of the last
-    full relink (today's, or carried from the last publication)."""
-    from linkage.incremental import read_state, settings_fingerprint, write_state
+    full relink; the last publication is detached first if it was attached."""
+    from linkage.incremental import settings_fingerprint, write_state
 
-    today = datetime.now(UTC).date()
-    attached = PREVIOUS in {row[0] for row in con.execute(
-        "SELECT database_name FROM duckdb_databases()").fetchall()}
-    full_on = today
-    if mode == "incremental" and attached:
-        full_on = read_state(con, PREVIOUS)["full_relink_on"]
-    if attached:
+    if PREVIOUS in {row[0] for row in con.execute(
+            "SELECT database_name FROM duckdb_databases()").fetchall()}:
         con.execute(f"DETACH {PREVIOUS}")
-    write_state(con, settings_fingerprint(settings.linkage_overrides()), full_on, mode)
+    write_state(con, settings_fingerprint(settings.linkage_overrides()), full_relink_on, mode)
 
 
 def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> dict:
@@ -265,17 +260,19 @@ def link(build: Path, home: Home, settings: HomeSettings = DEFAULT_SETTINGS) -> 
                             settings=settings.linkage_overrides(), decisions=decisions,
                             model_report=report)
         summary = None
+        full_relink_on = datetime.now(UTC).date()
         if incremental is not None:
             try:
                 summary = link_with(engine=incremental)
                 summary.update(linkage_mode="incremental", carried_pairs=incremental.carried)
+                full_relink_on = incremental.full_relink_on
             except FullRelinkNeeded as exc:
                 log.info("linkage: full relink (%s)", exc)
         if summary is None:
             with pair_engine(settings.engine, home.work_dir) as engine:
                 summary = link_with(engine=engine)
             summary["linkage_mode"] = "full"
-        record_relink(con, settings, summary["linkage_mode"])
+        record_relink(con, settings, summary["linkage_mode"], full_relink_on)
     finally:
         con.close()
     summary["model_report"] = str(report.relative_to(home.root))

@@ -10,6 +10,8 @@ its de-duplication stay cheap at a million records.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
 
 from linkage.settings import check_identifier
@@ -93,27 +95,39 @@ def rule_max_block(rule: dict, settings: dict) -> int:
     return int(rule.get("max_block_size", settings["blocking"]["max_block_size"]))
 
 
+def each_rule_keys(con: duckdb.DuckDBPyConnection, settings: dict,
+                   partition: tuple[int, int] | None = None,
+                   touching: str | None = None) -> Iterator[tuple[int, list[str], int, int]]:
+    """For each blocking rule in turn, the temp table linkage_block_keys holds its keys
+    (rule_keys_sql) while the caller makes its pairs (pairs_from_keys_sql): yields (rule_no,
+    key names, largest block paired, over-size blocks skipped)."""
+    columns = feature_columns(con)
+    for rule_no, rule in enumerate(settings["blocking"]["rules"]):
+        keys_sql, names = rule_keys_sql(rule, columns, partition, touching)
+        max_block = rule_max_block(rule, settings)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
+        oversized = con.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(names)} FROM linkage_block_keys "
+            "WHERE block_n > $max_block)", {"max_block": max_block}).fetchall()[0][0]
+        yield rule_no, names, max_block, int(oversized)
+    con.execute("DROP TABLE IF EXISTS linkage_block_keys")
+
+
 def build_candidates(con: duckdb.DuckDBPyConnection, settings: dict,
                      touching: str | None = None) -> dict:
     """Create temp table linkage_candidate(rid_l, rid_r, rule_no); returns counts. touching:
     only the pairs with a record of that table (pairs_from_keys_sql)."""
-    columns = feature_columns(con)
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_candidate_raw "
                 "(rid_l INTEGER, rid_r INTEGER, rule_no SMALLINT)")
     oversized_blocks = 0
-    for rule_no, rule in enumerate(settings["blocking"]["rules"]):
-        keys_sql, names = rule_keys_sql(rule, columns, touching=touching)
-        max_block = rule_max_block(rule, settings)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_block_keys AS {keys_sql}")
+    for rule_no, names, max_block, oversized in each_rule_keys(con, settings,
+                                                               touching=touching):
         con.execute(
             "INSERT INTO linkage_candidate_raw SELECT DISTINCT a.rid, b.rid, $rule_no "
             + pairs_from_keys_sql("linkage_block_keys", names, touching),
-            {"rule_no": rule_no, "max_block": int(max_block)},
+            {"rule_no": rule_no, "max_block": max_block},
         )
-        oversized_blocks += con.execute(
-            f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(names)} FROM linkage_block_keys "
-            "WHERE block_n > $max_block)", {"max_block": int(max_block)}).fetchall()[0][0]
-    con.execute("DROP TABLE IF EXISTS linkage_block_keys")
+        oversized_blocks += oversized
     con.execute("CREATE OR REPLACE TEMP TABLE linkage_candidate AS SELECT rid_l, rid_r, "
                 "min(rule_no)::SMALLINT AS rule_no FROM linkage_candidate_raw "
                 "GROUP BY rid_l, rid_r")

@@ -116,8 +116,9 @@ class IncrementalPairs(InProcessPairs):
     """The stages of an incremental run, against the last publication attached to the run's
     connection as `alias` (read only)."""
 
-    def __init__(self, alias: str = "previous") -> None:
+    def __init__(self, alias: str = "previous", full_relink_on: date | None = None) -> None:
         self.alias = check_identifier(alias, "attached database")
+        self.full_relink_on = full_relink_on      # of the model it carries
         self.changed = 0
         self.carried = 0
 

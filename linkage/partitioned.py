@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkage.blocking import feature_columns, pairs_from_keys_sql, rule_keys_sql, rule_max_block
+from linkage.blocking import each_rule_keys, pairs_from_keys_sql
 from linkage.clustering import components
 from linkage.comparisons import gamma_table_sql, parse_comparisons
 from linkage.context import LinkageRun
@@ -121,21 +121,15 @@ def block_task(root: str, settings: dict, worker: Worker, parts: int, part: int)
     partial.mkdir(parents=True)
     oversized = 0
     with _open(folder, worker) as con:
-        columns = feature_columns(con)
-        for rule_no, rule in enumerate(settings["blocking"]["rules"]):
-            keys_sql, names = rule_keys_sql(rule, columns, (part, parts))
-            max_block = rule_max_block(rule, settings)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE block_keys AS {keys_sql}")
+        for rule_no, names, max_block, skipped in each_rule_keys(con, settings, (part, parts)):
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT DISTINCT a.rid AS rid_l, "
                 "b.rid AS rid_r, $rule_no::SMALLINT AS rule_no, hash(a.rid, b.rid) % $parts AS q "
-                + pairs_from_keys_sql("block_keys", names),
+                + pairs_from_keys_sql("linkage_block_keys", names),
                 {"rule_no": rule_no, "parts": int(parts), "max_block": max_block})
             con.execute(f"COPY rule_pairs TO '{_sql_path(partial / f'rule{rule_no}')}' "
                         "(FORMAT parquet, PARTITION_BY (q))")
-            oversized += con.execute(
-                f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(names)} FROM block_keys "
-                "WHERE block_n > $max_block)", {"max_block": max_block}).fetchall()[0][0]
+            oversized += skipped
     if target.exists():                # an earlier attempt of this task finished
         shutil.rmtree(target)
     os.replace(partial, target)
