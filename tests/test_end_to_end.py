@@ -257,6 +257,11 @@ def identifying_strings(extracts: list[Path], not_personal: set[str]) -> set[str
     return {s for s in found if s.lower() not in vocabulary and s not in not_personal}
 
 
+# warehouse.pseudonym's form: three groups of four Crockford base32 characters
+PSEUDONYM = re.compile(r"(?<![A-Za-z0-9-])[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-"
+                       r"[0-9A-HJKMNP-TV-Z]{4}(?![A-Za-z0-9-])")
+
+
 def identifier_pattern(identifiers: set[str]) -> re.Pattern:
     """Any of the identifiers, in any case, not inside a longer word or number. The alternatives
     are laid out as a trie, so at each position the engine follows only the branches that match
@@ -757,6 +762,9 @@ def test_the_analysts_file_holds_no_identifying_column_or_value(second_run, synt
     # the marts carry event dates inside the period, which a baby's date of birth can equal
     start, end = reporting_period(synthetic.as_of)
     in_period = {(start + timedelta(days=d)).isoformat() for d in range((end - start).days + 1)}
+    # a pseudonym is a keyed HMAC of a linkage id, so one of its groups that happens to spell a
+    # forename ("2BQ3-EMMA-6C57") says nothing of any child: pseudonyms are left out of the scan
+    texts = [PSEUDONYM.sub("", text) for text in texts]
     hits = personal_hits(texts, synthetic.identifiers - in_period)
     assert not hits, f"{len(hits)} personal values in the analysts' file, e.g. {hits[:5]}"
     internal = {p for (p,) in rows(second_run.warehouse, "SELECT person_id FROM linkage.person")}
